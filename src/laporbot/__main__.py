@@ -1,0 +1,3 @@
+from laporbot.cli import main
+
+main()

@@ -1,0 +1,26 @@
+"""The `laporbot` command. Each area registers its group in its own module below."""
+
+from __future__ import annotations
+
+import click
+
+from laporbot.settings import Settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """laporbot: citizen reports and service-standard deadlines for Dinas Sosial offices."""
+    ctx.ensure_object(dict)
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    """The settings, read once per command run (tests may put their own in `ctx.obj`)."""
+    obj = ctx.find_root().ensure_object(dict)
+    if "settings" not in obj:
+        obj["settings"] = Settings()
+    settings: Settings = obj["settings"]
+    return settings
+
+
+# Areas add their command groups here, one import each.
