@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -46,7 +47,7 @@ class Settings(BaseSettings):
     conversations_dir: Path = Field(default_factory=lambda: data_dir("conversations"))
     locales_dir: Path = Field(default_factory=lambda: data_dir("locales"))
     default_locale: str = "id"
-    locales: tuple[str, ...] = ("id", "en")
+    locales: Annotated[tuple[str, ...], NoDecode] = ("id", "en")
 
     # HTTP server: webhooks, web chat, health check
     http_host: str = "127.0.0.1"
