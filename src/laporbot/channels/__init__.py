@@ -1,0 +1,1 @@
+"""Channel adapters: translate platform payloads to `InboundMessage` and send `OutboundMessage`."""
