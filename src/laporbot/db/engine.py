@@ -1,0 +1,74 @@
+"""Open the database: one async engine per process and a session factory.
+
+SQLite (the default) runs in WAL mode with foreign keys on; every transaction starts with
+`BEGIN IMMEDIATE`, so two writers queue on `busy_timeout` instead of failing with "database is
+locked" when a transaction that has read tries to write. The price: on SQLite, one transaction
+at a time writes, and a coroutine must not wait on a second session while holding the first
+open. PostgreSQL runs through asyncpg.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+
+from laporbot.errors import ConfigError
+from laporbot.settings import Settings
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """Create the async engine for `settings.sqlalchemy_url` (SQLite file or PostgreSQL)."""
+    return create_engine_for_url(settings.sqlalchemy_url, echo=settings.database_echo)
+
+
+def create_engine_for_url(url: str, *, echo: bool = False) -> AsyncEngine:
+    """Create the async engine for a URL; the SQLite file's folder is created if missing."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.get_driver_name() != "aiosqlite":
+            raise ConfigError(f"SQLite needs the aiosqlite driver (sqlite+aiosqlite://), not {url}")
+        database = parsed.database
+        if not database or database == ":memory:":
+            raise ConfigError("laporbot needs an SQLite file, not an in-memory database")
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = _create_async_engine(parsed, echo=echo)
+        _configure_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "asyncpg":
+            parsed = parsed.set(drivername="postgresql+asyncpg")
+        return _create_async_engine(parsed, echo=echo, pool_pre_ping=True)
+    raise ConfigError(f"unsupported database {url!r}: use sqlite+aiosqlite:// or postgresql://")
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit at the driver level: SQLAlchemy's "begin" hook below emits BEGIN itself,
+        # and the pragmas must run outside any transaction.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Session factory; objects stay readable after commit (`expire_on_commit=False`)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
