@@ -24,3 +24,4 @@ def settings_of(ctx: click.Context) -> Settings:
 
 
 # Areas add their command groups here, one import each.
+from laporbot.cli import db as _db  # noqa: E402,F401
