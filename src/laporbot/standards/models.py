@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from laporbot.durations import Duration, DurationUnit, parse_duration
 from laporbot.errors import DurationError
+from laporbot.reminders.plans import ReminderPlanSpec
 from laporbot.workcalendar import OfficeHours, WorkCalendar
 
 DEFAULT_COMPLAINT_RESPONSE = "2x24 jam"
@@ -158,6 +159,8 @@ class ServiceStandard(_Model):
     complaint_channels: list[ComplaintChannel] = Field(min_length=1)
     complaint_notes: list[NonEmpty] = []
     complaint_response_time: NonEmpty = DEFAULT_COMPLAINT_RESPONSE
+    # Replaces the default reminder rules of the plan kinds it names (laporbot.reminders.plans).
+    reminder_plan: ReminderPlanSpec | None = None
     # Filled in by the loader from the file's agency; a file may not set it.
     agency_code: str = Field(default="", exclude=True)
 
