@@ -38,8 +38,11 @@ def _problem(error: Any) -> str:
         return "missing field"
     if kind == "extra_forbidden":
         return "unknown field"
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    value = error.get("input")
+    if isinstance(value, (str, int, float)) and repr(value) not in message:
+        message = f"{message}, got {value!r}"
+    return message
 
 
 def _line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
@@ -91,11 +94,11 @@ def _errors_of(name: str, text: str) -> tuple[Agency | None, list[StandardsError
     except ValidationError as exc:
         for error in exc.errors():
             loc = tuple(error["loc"])
-            where = _field_path(loc)
+            problem = _problem(error)
             line = _line_of(root, loc)
             if line is not None:
-                where = f"{where} (line {line})"
-            errors.append(StandardsError(name, where, _problem(error)))
+                problem = f"{problem} (line {line})"
+            errors.append(StandardsError(name, _field_path(loc), problem))
         return None, errors
     if errors:
         return None, errors
