@@ -1,0 +1,103 @@
+"""Inbox: every platform update stored once, before it is acknowledged, then processed.
+
+A webhook answers 200 only after `accept` committed; a redelivery (same channel and platform id)
+inserts nothing. Workers `claim_pending` a batch under a lease; a worker that dies leaves its
+claim to expire, and another takes the rows over.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from laporbot.channels.base import RawUpdate
+from laporbot.db._sql import upsert_insert
+from laporbot.db.models import InboxItem
+
+DEFAULT_LEASE = timedelta(minutes=5)
+
+
+async def accept(session: AsyncSession, update_: RawUpdate, now: datetime) -> bool:
+    """Store one update; False when it was already stored (a redelivery)."""
+    stmt = (
+        upsert_insert(session, InboxItem)
+        .values(
+            channel=update_.channel,
+            platform_id=update_.platform_id,
+            received_at=now,
+            payload=update_.payload,
+            status="pending",
+            attempts=0,
+        )
+        .on_conflict_do_nothing(index_elements=[InboxItem.channel, InboxItem.platform_id])
+        .returning(InboxItem.id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+
+async def claim_pending(
+    session: AsyncSession,
+    limit: int,
+    worker: str,
+    now: datetime,
+    lease: timedelta = DEFAULT_LEASE,
+) -> list[InboxItem]:
+    """Claim up to `limit` pending updates, oldest first, for `worker` until `now + lease`.
+
+    Rows another worker holds (an unexpired claim, or a row lock on PostgreSQL) are skipped.
+    Each claim counts as an attempt.
+    """
+    candidates = (
+        select(InboxItem.id)
+        .where(
+            InboxItem.status == "pending",
+            or_(InboxItem.claimed_until.is_(None), InboxItem.claimed_until < now),
+        )
+        .order_by(InboxItem.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    stmt = (
+        update(InboxItem)
+        .where(InboxItem.id.in_(candidates.scalar_subquery()))
+        .values(claimed_by=worker, claimed_until=now + lease, attempts=InboxItem.attempts + 1)
+        .returning(InboxItem)
+    )
+    result = await session.scalars(stmt, execution_options={"populate_existing": True})
+    return sorted(result.all(), key=lambda item: item.id)
+
+
+async def _finish(
+    session: AsyncSession, item_id: int, status: str, now: datetime, error: str | None
+) -> None:
+    await session.execute(
+        update(InboxItem)
+        .where(InboxItem.id == item_id)
+        .values(status=status, processed_at=now, error=error, claimed_by=None, claimed_until=None)
+    )
+
+
+async def mark_done(session: AsyncSession, item_id: int, now: datetime) -> None:
+    """The update was processed."""
+    await _finish(session, item_id, "done", now, None)
+
+
+async def mark_ignored(session: AsyncSession, item_id: int, now: datetime, reason: str) -> None:
+    """The update is of a kind laporbot does not use (a status callback, an edit)."""
+    await _finish(session, item_id, "ignored", now, reason)
+
+
+async def mark_failed(session: AsyncSession, item_id: int, now: datetime, error: str) -> None:
+    """The update cannot be processed (malformed, or out of attempts); kept for inspection."""
+    await _finish(session, item_id, "failed", now, error)
+
+
+async def release(session: AsyncSession, item_id: int, error: str) -> None:
+    """Give a claimed update back for another attempt (a transient failure)."""
+    await session.execute(
+        update(InboxItem)
+        .where(InboxItem.id == item_id)
+        .values(error=error, claimed_by=None, claimed_until=None)
+    )

@@ -1,0 +1,174 @@
+"""Outbox: messages to send, written in the same transaction as the change that caused them.
+
+Order within a chat is kept by `seq` (allocated per chat, in commit order): only the lowest
+unsent message of a chat can be claimed, so a retry holds back the chat's later messages while
+other chats go on. Senders claim under a lease; the lease must outlast a send attempt (with its
+timeouts), or an expired claim may be sent twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from laporbot.db._sql import upsert_insert
+from laporbot.db.models import OutboxMessage
+from laporbot.db.numbers import next_value
+from laporbot.messages import Button, OutboundMessage
+
+DEFAULT_LEASE = timedelta(minutes=2)
+_UNSENT = ("pending", "sending")
+
+
+def to_payload(message: OutboundMessage) -> dict[str, Any]:
+    """The JSON form of a message, as the outbox stores it."""
+    payload = dataclasses.asdict(message)
+    payload["buttons"] = [dataclasses.asdict(button) for button in message.buttons]
+    payload["template_params"] = list(message.template_params)
+    return payload
+
+
+def from_payload(payload: dict[str, Any]) -> OutboundMessage:
+    """The message back from its stored JSON form."""
+    data = dict(payload)
+    data["buttons"] = tuple(Button(**button) for button in data.get("buttons", ()))
+    data["template_params"] = tuple(data.get("template_params", ()))
+    return OutboundMessage(**data)
+
+
+async def enqueue(
+    session: AsyncSession,
+    message: OutboundMessage,
+    now: datetime,
+    dedup_key: str | None = None,
+    case_id: int | None = None,
+) -> OutboxMessage:
+    """Queue `message` for sending; with a `dedup_key` already queued, return that row instead
+    (idempotent enqueue: a replayed inbox update does not send twice)."""
+    if dedup_key is not None:
+        existing = await session.scalar(
+            select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key)
+        )
+        if existing is not None:
+            return existing
+    seq = await next_value(session, f"outbox:{message.channel}:{message.chat_id}")
+    stmt = (
+        upsert_insert(session, OutboxMessage)
+        .values(
+            channel=message.channel,
+            chat_id=message.chat_id,
+            seq=seq,
+            payload=to_payload(message),
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            dedup_key=dedup_key,
+            case_id=case_id,
+        )
+        .on_conflict_do_nothing(index_elements=[OutboxMessage.dedup_key])
+        .returning(OutboxMessage)
+    )
+    row = (await session.scalars(stmt)).one_or_none()
+    if row is None:  # a concurrent transaction queued the same dedup_key first
+        row = (
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key))
+        ).one()
+    return row
+
+
+async def claim_due(
+    session: AsyncSession,
+    limit: int,
+    worker: str,
+    now: datetime,
+    lease: timedelta = DEFAULT_LEASE,
+) -> list[OutboxMessage]:
+    """Claim up to `limit` messages due by `now`, at most one per chat (its lowest unsent
+    `seq`), marking them `sending` for `worker` until `now + lease`.
+
+    A `sending` row whose lease ran out (its sender died) is claimable again. On PostgreSQL,
+    rows another worker is claiming at this moment are skipped (`FOR UPDATE SKIP LOCKED`); on
+    SQLite the claim is one statement under the database write lock.
+    """
+    row = aliased(OutboxMessage)
+    earlier = aliased(OutboxMessage)
+    earlier_unsent = exists().where(
+        earlier.channel == row.channel,
+        earlier.chat_id == row.chat_id,
+        earlier.seq < row.seq,
+        earlier.status.in_(_UNSENT),
+    )
+    candidates = (
+        select(row.id)
+        .where(
+            or_(
+                and_(row.status == "pending", row.next_attempt_at <= now),
+                and_(row.status == "sending", row.claimed_until < now),
+            ),
+            ~earlier_unsent,
+        )
+        .order_by(row.next_attempt_at, row.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=row)
+    )
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(candidates.scalar_subquery()))
+        .values(
+            status="sending",
+            claimed_by=worker,
+            claimed_until=now + lease,
+            attempts=OutboxMessage.attempts + 1,
+        )
+        .returning(OutboxMessage)
+    )
+    result = await session.scalars(stmt, execution_options={"populate_existing": True})
+    return sorted(result.all(), key=lambda item: (item.next_attempt_at, item.id))
+
+
+async def mark_sent(
+    session: AsyncSession, item_id: int, now: datetime, platform_message_ids: list[str]
+) -> None:
+    """The platform accepted the message; its ids there are kept for later edits."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == item_id)
+        .values(
+            status="sent",
+            sent_at=now,
+            platform_message_ids=list(platform_message_ids),
+            error=None,
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+
+
+async def mark_retry(session: AsyncSession, item_id: int, next_at: datetime, error: str) -> None:
+    """Sending failed for now; try again at `next_at` (the chat's later messages wait)."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == item_id)
+        .values(
+            status="pending",
+            next_attempt_at=next_at,
+            error=error,
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+
+
+async def mark_failed(session: AsyncSession, item_id: int, reason: str) -> None:
+    """The message can never be delivered; the chat's later messages go on."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == item_id)
+        .values(status="failed", error=reason, claimed_by=None, claimed_until=None)
+    )

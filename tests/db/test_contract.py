@@ -1,0 +1,576 @@
+"""The storage contract: one suite, run on SQLite and (when configured) PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
+
+from laporbot.channels.base import RawUpdate
+from laporbot.db import agencies, cases, complaints, contacts, inbox, outbox, reminders, sessions
+from laporbot.db.migrate import current_of, downgrade_engine, head, upgrade_engine
+from laporbot.db.models import (
+    Agency,
+    Base,
+    CaseEvent,
+    ConversationSession,
+    InboxItem,
+    OutboxMessage,
+    Reminder,
+)
+from laporbot.messages import Button, OutboundMessage
+from tests.db.conftest import Store
+
+NOW = datetime(2026, 3, 25, 9, 0, tzinfo=UTC)
+WIB = timezone(timedelta(hours=7))
+AGENCY = ("dinsos-lumajang", "Dinas Sosial Kabupaten Lumajang", "Asia/Jakarta")
+
+
+async def _with_agency(store: Store) -> None:
+    async with store.sessionmaker() as session, session.begin():
+        await agencies.sync_agencies(session, [AGENCY])
+
+
+def _message(chat: str, text_: str) -> OutboundMessage:
+    return OutboundMessage(channel="telegram", chat_id=chat, text=text_)
+
+
+# --- migrations -------------------------------------------------------------------------------
+
+
+async def test_migrated_schema_is_at_head_and_equals_the_models(store: Store) -> None:
+    assert await current_of(store.engine) == head()
+    async with store.engine.connect() as connection:
+        diff = await connection.run_sync(
+            lambda sync: compare_metadata(
+                MigrationContext.configure(sync, opts={"compare_type": True}), Base.metadata
+            )
+        )
+    assert diff == []
+
+
+async def test_migrations_go_down_to_nothing_and_up_again(store: Store) -> None:
+    await downgrade_engine(store.engine, "base")
+    async with store.engine.connect() as connection:
+        left = await connection.run_sync(
+            lambda sync: set(sync.dialect.get_table_names(sync)) - {"alembic_version"}
+        )
+    assert left == set()
+    await upgrade_engine(store.engine)
+    assert await current_of(store.engine) == head()
+    await _with_agency(store)  # the tables work again
+
+
+# --- datetimes --------------------------------------------------------------------------------
+
+
+async def test_aware_datetimes_round_trip_as_utc(store: Store) -> None:
+    at = datetime(2026, 3, 25, 16, 0, 0, 123456, tzinfo=WIB)
+    async with store.sessionmaker() as session, session.begin():
+        contact = await contacts.touch(
+            session, channel="telegram", platform_user_id="u1", chat_id="c1", now=at
+        )
+    async with store.sessionmaker() as session:
+        row = await session.get(type(contact), contact.id)
+        assert row is not None
+        assert row.created_at == at
+        assert row.created_at.tzinfo is UTC
+        assert row.created_at.hour == 9
+        # Comparison in SQL is in UTC too: 16:00 WIB is before 09:30 UTC.
+        later = datetime(2026, 3, 25, 9, 30, tzinfo=UTC)
+        found = await session.scalar(
+            select(func.count()).select_from(type(contact)).where(type(contact).created_at < later)
+        )
+        assert found == 1
+
+
+async def test_naive_datetimes_are_refused(store: Store) -> None:
+    async with store.sessionmaker() as session:
+        with pytest.raises(StatementError, match="naive datetime"):
+            await contacts.touch(
+                session,
+                channel="telegram",
+                platform_user_id="u1",
+                chat_id="c1",
+                now=datetime(2026, 3, 25, 9, 0),
+            )
+
+
+# --- agencies and contacts --------------------------------------------------------------------
+
+
+async def test_sync_agencies_upserts_by_code(store: Store) -> None:
+    await _with_agency(store)
+    async with store.sessionmaker() as session, session.begin():
+        await agencies.sync_agencies(
+            session,
+            [
+                ("dinsos-lumajang", "Dinas Sosial Lumajang", "Asia/Jakarta"),
+                ("dinsos-babel", "Dinas Sosial Provinsi Kepulauan Bangka Belitung", "Asia/Jakarta"),
+            ],
+        )
+    async with store.sessionmaker() as session:
+        rows = (await session.scalars(select(Agency).order_by(Agency.code))).all()
+    assert [(a.code, a.name) for a in rows] == [
+        ("dinsos-babel", "Dinas Sosial Provinsi Kepulauan Bangka Belitung"),
+        ("dinsos-lumajang", "Dinas Sosial Lumajang"),
+    ]
+
+
+async def test_touching_a_contact_keeps_one_row_and_moves_the_window(store: Store) -> None:
+    async with store.sessionmaker() as session, session.begin():
+        first = await contacts.touch(
+            session, channel="whatsapp", platform_user_id="ID.1", chat_id="628111", now=NOW
+        )
+    later = NOW + timedelta(hours=3)
+    async with store.sessionmaker() as session, session.begin():
+        second = await contacts.touch(
+            session, channel="whatsapp", platform_user_id="ID.1", chat_id="628222", now=later
+        )
+    assert second.id == first.id
+    assert second.created_at == NOW
+    assert second.last_inbound_at == later
+    assert second.chat_id == "628222"
+
+
+# --- inbox ------------------------------------------------------------------------------------
+
+
+async def test_inbox_stores_a_redelivered_update_once(store: Store) -> None:
+    update_ = RawUpdate("telegram", "1001", {"update_id": 1001, "message": {"text": "halo"}})
+    async with store.sessionmaker() as session, session.begin():
+        assert await inbox.accept(session, update_, NOW) is True
+    async with store.sessionmaker() as session, session.begin():
+        assert await inbox.accept(session, update_, NOW + timedelta(minutes=1)) is False
+        # Same platform id on another channel is another update.
+        assert await inbox.accept(session, RawUpdate("whatsapp", "1001", {}), NOW) is True
+    async with store.sessionmaker() as session:
+        rows = (await session.scalars(select(InboxItem).order_by(InboxItem.id))).all()
+    assert [(r.channel, r.platform_id) for r in rows] == [
+        ("telegram", "1001"),
+        ("whatsapp", "1001"),
+    ]
+    assert rows[0].payload == {"update_id": 1001, "message": {"text": "halo"}}
+    assert rows[0].received_at == NOW
+
+
+async def test_inbox_concurrent_redeliveries_store_one_row(store: Store) -> None:
+    update_ = RawUpdate("telegram", "7", {"update_id": 7})
+
+    async def deliver() -> bool:
+        async with store.sessionmaker() as session, session.begin():
+            return await inbox.accept(session, update_, NOW)
+
+    results = await asyncio.gather(*(deliver() for _ in range(6)))
+    assert sorted(results) == [False] * 5 + [True]
+
+
+async def test_inbox_claims_are_exclusive_and_expire(store: Store) -> None:
+    async with store.sessionmaker() as session, session.begin():
+        for n in range(5):
+            await inbox.accept(session, RawUpdate("telegram", str(n), {"n": n}), NOW)
+    lease = timedelta(minutes=5)
+    async with store.sessionmaker() as session, session.begin():
+        first = await inbox.claim_pending(session, 3, "w1", NOW, lease)
+    async with store.sessionmaker() as session, session.begin():
+        second = await inbox.claim_pending(session, 10, "w2", NOW, lease)
+    assert [i.platform_id for i in first] == ["0", "1", "2"]
+    assert [i.platform_id for i in second] == ["3", "4"]
+    async with store.sessionmaker() as session, session.begin():
+        await inbox.mark_done(session, first[0].id, NOW)
+        await inbox.mark_ignored(session, first[1].id, NOW, "edited_message")
+    # w1 died holding update 2: after the lease it is claimable again, as a second attempt.
+    async with store.sessionmaker() as session, session.begin():
+        assert await inbox.claim_pending(session, 10, "w3", NOW + lease / 2, lease) == []
+        again = await inbox.claim_pending(session, 10, "w3", NOW + lease * 2, lease)
+    assert [(i.platform_id, i.attempts, i.claimed_by) for i in again] == [
+        ("2", 2, "w3"),
+        ("3", 2, "w3"),
+        ("4", 2, "w3"),
+    ]
+    async with store.sessionmaker() as session, session.begin():
+        await inbox.release(session, again[0].id, "database hiccup")
+        await inbox.mark_failed(session, again[1].id, NOW, "malformed")
+        retry = await inbox.claim_pending(session, 10, "w4", NOW + lease * 2, lease)
+    assert [i.platform_id for i in retry] == ["2"]
+
+
+# --- outbox -----------------------------------------------------------------------------------
+
+
+async def test_outbox_payload_round_trips_the_message(store: Store) -> None:
+    message = OutboundMessage(
+        channel="whatsapp",
+        chat_id="628111",
+        text="Pilih kategori",
+        buttons=(Button("child", "Anak terlantar"), Button("elder", "Lansia terlantar")),
+        template="laporbot_followup",
+        template_params=("LPR-2026-000001",),
+    )
+    async with store.sessionmaker() as session, session.begin():
+        row = await outbox.enqueue(session, message, NOW)
+    async with store.sessionmaker() as session:
+        stored = await session.get(OutboxMessage, row.id)
+        assert stored is not None
+        assert outbox.from_payload(stored.payload) == message
+
+
+async def test_outbox_hands_out_one_message_per_chat_in_order(store: Store) -> None:
+    async with store.sessionmaker() as session, session.begin():
+        for n in (1, 2, 3):
+            await outbox.enqueue(session, _message("A", f"a{n}"), NOW)
+        await outbox.enqueue(session, _message("B", "b1"), NOW)
+    lease = timedelta(minutes=2)
+
+    async def claim(at: datetime) -> list[str]:
+        async with store.sessionmaker() as session, session.begin():
+            rows = await outbox.claim_due(session, 10, "w", at, lease)
+        return [r.payload["text"] for r in rows]
+
+    assert await claim(NOW) == ["a1", "b1"]
+    async with store.sessionmaker() as session, session.begin():
+        b1 = await session.scalar(select(OutboxMessage).where(OutboxMessage.chat_id == "B"))
+        assert b1 is not None
+        await outbox.mark_sent(session, b1.id, NOW, ["1"])
+        a1 = await session.scalar(
+            select(OutboxMessage).where(OutboxMessage.seq == 1, OutboxMessage.chat_id == "A")
+        )
+        assert a1 is not None
+        await outbox.mark_retry(session, a1.id, NOW + timedelta(seconds=30), "429 retry_after 30")
+    # a1 waits for its retry time, and a2 waits for a1.
+    assert await claim(NOW + timedelta(seconds=10)) == []
+    assert await claim(NOW + timedelta(seconds=30)) == ["a1"]
+    async with store.sessionmaker() as session, session.begin():
+        await outbox.mark_failed(session, a1.id, "403 bot was blocked")
+    # A failed message does not hold the chat back for ever.
+    assert await claim(NOW + timedelta(seconds=31)) == ["a2"]
+    # The sender of a2 died: after its lease, a2 is handed out again (not a3).
+    assert await claim(NOW + timedelta(seconds=31) + lease * 2) == ["a2"]
+    async with store.sessionmaker() as session, session.begin():
+        a2 = await session.scalar(
+            select(OutboxMessage).where(OutboxMessage.seq == 2, OutboxMessage.chat_id == "A")
+        )
+        assert a2 is not None
+        assert a2.attempts == 2
+        await outbox.mark_sent(session, a2.id, NOW + timedelta(minutes=9), ["555"])
+    assert await claim(NOW + timedelta(minutes=10)) == ["a3"]
+    async with store.sessionmaker() as session:
+        a2 = await session.get(OutboxMessage, a2.id)
+        assert a2 is not None
+        assert (a2.status, a2.platform_message_ids, a2.claimed_by) == ("sent", ["555"], None)
+
+
+async def test_outbox_enqueue_with_a_dedup_key_is_idempotent(store: Store) -> None:
+    async with store.sessionmaker() as session, session.begin():
+        first = await outbox.enqueue(session, _message("A", "x"), NOW, dedup_key="case:1:ack")
+    async with store.sessionmaker() as session, session.begin():
+        again = await outbox.enqueue(session, _message("A", "x"), NOW, dedup_key="case:1:ack")
+        other = await outbox.enqueue(session, _message("A", "y"), NOW)
+    assert again.id == first.id
+    async with store.sessionmaker() as session:
+        count = await session.scalar(select(func.count()).select_from(OutboxMessage))
+    assert count == 2
+    assert other.seq == first.seq + 1
+
+
+async def test_outbox_concurrent_senders_send_each_message_once_in_chat_order(
+    store: Store,
+) -> None:
+    chats, per_chat = 4, 5
+    async with store.sessionmaker() as session, session.begin():
+        for n in range(per_chat):
+            for c in range(chats):
+                await outbox.enqueue(session, _message(f"chat{c}", f"{c}:{n}"), NOW)
+    sent: list[tuple[str, int]] = []
+
+    async def sender(name: str) -> None:
+        idle = 0
+        while len(sent) < chats * per_chat and idle < 1000:
+            async with store.sessionmaker() as session, session.begin():
+                rows = await outbox.claim_due(session, 2, name, NOW)
+            if not rows:
+                idle += 1
+                await asyncio.sleep(0)
+                continue
+            for row in rows:
+                async with store.sessionmaker() as session, session.begin():
+                    await outbox.mark_sent(session, row.id, NOW, [f"{row.chat_id}-{row.seq}"])
+                sent.append((row.chat_id, row.seq))
+
+    await asyncio.gather(*(sender(f"w{k}") for k in range(3)))
+    assert len(sent) == chats * per_chat
+    assert len(set(sent)) == len(sent)
+    for c in range(chats):
+        assert [seq for chat, seq in sent if chat == f"chat{c}"] == list(range(1, per_chat + 1))
+
+
+async def test_outbox_claims_from_two_open_transactions_are_disjoint(store: Store) -> None:
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite has one writer at a time: the second claim would wait for the first")
+    async with store.sessionmaker() as session, session.begin():
+        for n in (1, 2):
+            for c in range(6):
+                await outbox.enqueue(session, _message(f"chat{c}", f"{c}:{n}"), NOW)
+    async with store.sessionmaker() as first, first.begin():
+        mine = await outbox.claim_due(first, 3, "w1", NOW)
+        # w1 has not committed; w2, on its own connection, skips w1's locked rows and must not
+        # take the second message of a chat whose first w1 holds.
+        async with store.sessionmaker() as second, second.begin(), asyncio.timeout(10):
+            theirs = await outbox.claim_due(second, 20, "w2", NOW)
+    assert len(mine) == 3
+    assert len(theirs) == 3
+    assert {r.seq for r in mine + theirs} == {1}
+    assert {r.chat_id for r in mine} | {r.chat_id for r in theirs} == {f"chat{c}" for c in range(6)}
+    assert not {r.id for r in mine} & {r.id for r in theirs}
+
+
+# --- cases and complaints ---------------------------------------------------------------------
+
+
+async def test_case_numbers_are_unique_under_concurrency(store: Store) -> None:
+    await _with_agency(store)
+
+    async def open_case(n: int) -> str:
+        async with store.sessionmaker() as session, session.begin():
+            case = await cases.create_case(
+                session,
+                agency_code="dinsos-lumajang",
+                standard_code="lumajang-anak-terlantar",
+                category="anak_terlantar",
+                locale="id",
+                received_at=NOW + timedelta(seconds=n),
+            )
+            return case.number
+
+    numbers = await asyncio.gather(*(open_case(n) for n in range(20)))
+    assert sorted(numbers) == [f"LPR-2026-{n:06d}" for n in range(1, 21)]
+
+
+async def test_numbering_restarts_on_new_year_in_the_agency_time_zone(store: Store) -> None:
+    await _with_agency(store)
+    async with store.sessionmaker() as session, session.begin():
+        old = await complaints.create_complaint(
+            session,
+            agency_code="dinsos-lumajang",
+            text="Belum ada tanggapan",
+            locale="id",
+            received_at=datetime(2026, 12, 31, 16, 59, tzinfo=UTC),  # 23:59 WIB
+        )
+        new = await complaints.create_complaint(
+            session,
+            agency_code="dinsos-lumajang",
+            text="Belum ada tanggapan",
+            locale="id",
+            received_at=datetime(2026, 12, 31, 17, 0, tzinfo=UTC),  # 00:00 WIB, 1 January
+        )
+    assert (old.number, new.number) == ("ADU-2026-000001", "ADU-2027-000001")
+    async with store.sessionmaker() as session:
+        assert (await complaints.get_complaint(session, new.number)).id == new.id
+
+
+async def test_case_events_are_append_only(store: Store) -> None:
+    await _with_agency(store)
+    async with store.sessionmaker() as session, session.begin():
+        case = await cases.create_case(
+            session,
+            agency_code="dinsos-lumajang",
+            standard_code="lumajang-lansia-terlantar",
+            category="lansia_terlantar",
+            locale="id",
+            received_at=NOW,
+            priority=0,
+            subject={"age": 81, "sex": "f", "condition": "sakit"},
+        )
+        await cases.append_event(session, case.id, at=NOW, actor_kind="citizen", kind="created")
+        await cases.append_event(
+            session,
+            case.id,
+            at=NOW + timedelta(minutes=5),
+            actor_kind="officer",
+            actor_id="7",
+            kind="claimed",
+            data={"officer_id": 7},
+        )
+    async with store.sessionmaker() as session:
+        events = await cases.events_of(session, case.id)
+        assert [(e.kind, e.actor_kind, e.data) for e in events] == [
+            ("created", "citizen", {}),
+            ("claimed", "officer", {"officer_id": 7}),
+        ]
+        assert (await cases.get_case(session, case.number)).subject["age"] == 81
+    for statement in (
+        update(CaseEvent).where(CaseEvent.case_id == case.id).values(kind="forged"),
+        text("DELETE FROM case_events"),
+    ):
+        async with store.sessionmaker() as session:
+            with pytest.raises(DBAPIError, match="append-only"):
+                async with session.begin():
+                    await session.execute(statement)
+    async with store.sessionmaker() as session:
+        assert len(await cases.events_of(session, case.id)) == 2
+
+
+# --- conversation sessions --------------------------------------------------------------------
+
+
+def _conversation(user: str) -> ConversationSession:
+    return ConversationSession(
+        channel="telegram",
+        user_id=user,
+        chat_id=user,
+        flow="report",
+        step="ask_category",
+        locale="id",
+        started_at=NOW,
+        updated_at=NOW,
+        expires_at=NOW + timedelta(minutes=30),
+    )
+
+
+async def test_one_active_session_per_user(store: Store) -> None:
+    async with store.sessionmaker() as session, session.begin():
+        first = await sessions.save(session, _conversation("u1"))
+        await sessions.save(session, _conversation("u2"))
+    async with store.sessionmaker() as session:
+        with pytest.raises(IntegrityError):
+            async with session.begin():
+                await sessions.save(session, _conversation("u1"))
+    async with store.sessionmaker() as session, session.begin():
+        active = await sessions.load_active(session, "telegram", "u1")
+        assert active is not None
+        assert active.id == first.id
+        active.answers = {"category": "anak_terlantar"}
+        await sessions.save(session, active)
+        await sessions.end(session, active, NOW + timedelta(minutes=3))
+        # Once the old one ended, a new one may start.
+        await sessions.save(session, _conversation("u1"))
+    async with store.sessionmaker() as session:
+        rows = (
+            await session.scalars(
+                select(ConversationSession)
+                .where(ConversationSession.user_id == "u1")
+                .order_by(ConversationSession.id)
+            )
+        ).all()
+    assert [(r.status, r.answers) for r in rows] == [
+        ("ended", {"category": "anak_terlantar"}),
+        ("active", {}),
+    ]
+
+
+# --- reminders --------------------------------------------------------------------------------
+
+
+async def _reminders(store: Store, due: int, later: int) -> set[int]:
+    async with store.sessionmaker() as session, session.begin():
+        rows = [
+            Reminder(kind="triage", audience="group", due_at=NOW - timedelta(minutes=n))
+            for n in range(due)
+        ] + [
+            Reminder(kind="triage", audience="group", due_at=NOW + timedelta(minutes=n + 1))
+            for n in range(later)
+        ]
+        session.add_all(rows)
+        await session.flush()
+        return {r.id for r in rows[:due]}
+
+
+async def test_reminders_are_claimed_exactly_once_by_two_workers(store: Store) -> None:
+    due_ids = await _reminders(store, due=40, later=5)
+    claimed: list[tuple[str, int]] = []
+
+    async def worker(name: str) -> None:
+        while True:
+            async with store.sessionmaker() as session, session.begin():
+                rows = await reminders.claim_due(session, 3, name, NOW)
+                for row in rows:
+                    await reminders.mark_sent(session, row.id, NOW, late=row.due_at < NOW)
+            if not rows:
+                return
+            claimed.extend((name, row.id) for row in rows)
+            await asyncio.sleep(0)
+
+    await asyncio.gather(worker("w1"), worker("w2"))
+    ids = [reminder_id for _, reminder_id in claimed]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == due_ids
+    async with store.sessionmaker() as session:
+        statuses = (
+            await session.execute(
+                select(Reminder.status, func.count())
+                .group_by(Reminder.status)
+                .order_by(Reminder.status)
+            )
+        ).all()
+    assert [tuple(s) for s in statuses] == [("pending", 5), ("sent", 40)]
+
+
+async def test_reminder_claims_from_two_open_transactions_are_disjoint(store: Store) -> None:
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite has one writer at a time: the second claim would wait for the first")
+    due_ids = await _reminders(store, due=10, later=0)
+    async with store.sessionmaker() as first, first.begin():
+        mine = await reminders.claim_due(first, 4, "w1", NOW)
+        # Without SKIP LOCKED this would wait on w1's row locks until the timeout.
+        async with store.sessionmaker() as second, second.begin(), asyncio.timeout(10):
+            theirs = await reminders.claim_due(second, 100, "w2", NOW)
+    assert len(mine) == 4
+    assert {r.id for r in mine} | {r.id for r in theirs} == due_ids
+    assert not {r.id for r in mine} & {r.id for r in theirs}
+
+
+async def test_reminders_of_a_closed_case_are_cancelled_and_dead_claims_expire(
+    store: Store,
+) -> None:
+    await _with_agency(store)
+    lease = timedelta(minutes=5)
+    async with store.sessionmaker() as session, session.begin():
+        case = await cases.create_case(
+            session,
+            agency_code="dinsos-lumajang",
+            standard_code="lumajang-anak-jalanan",
+            category="anak_jalanan",
+            locale="id",
+            received_at=NOW,
+        )
+        session.add_all(
+            [
+                Reminder(case_id=case.id, kind="triage", audience="group", due_at=NOW),
+                Reminder(case_id=case.id, kind="completion", audience="officer", due_at=NOW),
+                Reminder(
+                    case_id=case.id,
+                    kind="completion",
+                    audience="supervisor",
+                    due_at=NOW + timedelta(days=1),
+                ),
+                Reminder(kind="digest", audience="supervisor", due_at=NOW),
+            ]
+        )
+    async with store.sessionmaker() as session, session.begin():
+        first = await reminders.claim_due(session, 2, "w1", NOW, lease)
+        await reminders.mark_sent(session, first[0].id, NOW, late=False)
+    # w1 died holding first[1]: within its lease another worker only gets the rest ...
+    async with store.sessionmaker() as session, session.begin():
+        rest = await reminders.claim_due(session, 10, "w2", NOW + lease / 2, lease)
+        assert [r.kind for r in rest] == ["digest"]
+        await reminders.mark_sent(session, rest[0].id, NOW + lease / 2, late=True)
+    # ... and after the lease, w1's reminder too.
+    async with store.sessionmaker() as session, session.begin():
+        again = await reminders.claim_due(session, 10, "w3", NOW + lease * 2, lease)
+    assert [r.id for r in again] == [first[1].id]
+    async with store.sessionmaker() as session, session.begin():
+        assert await reminders.cancel(session, case_id=case.id) == 2
+        with pytest.raises(ValueError, match="needs"):
+            await reminders.cancel(session)
+    async with store.sessionmaker() as session:
+        statuses = (
+            await session.scalars(
+                select(Reminder.status).where(Reminder.case_id == case.id).order_by(Reminder.id)
+            )
+        ).all()
+    assert list(statuses) == ["sent", "cancelled", "cancelled"]
