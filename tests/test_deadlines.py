@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from calendar import monthrange
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from laporbot.deadlines import add_months, due_time, localize, working_days_left
@@ -164,9 +165,23 @@ def test_working_days_left() -> None:
 
 # -- properties -----------------------------------------------------------------------------
 
-receipts = st.datetimes(
+any_receipt = st.datetimes(
     min_value=datetime(2024, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
 )
+
+
+@st.composite
+def month_end_receipt(draw: st.DrawFn) -> datetime:
+    """A receipt in the last days of a month, where month arithmetic clamps."""
+    year = draw(st.integers(2024, 2030))
+    month = draw(st.integers(1, 12))
+    last = monthrange(year, month)[1]
+    day = draw(st.integers(max(1, last - 3), last))
+    minute = draw(st.integers(0, 24 * 60 - 1))
+    return wib(year, month, day, minute // 60, minute % 60).astimezone(UTC)
+
+
+receipts = st.one_of(any_receipt, month_end_receipt())
 durations = st.one_of(
     st.sampled_from(["3 Bulan", "7 Hari", "1 Tahun", "1 Hari kerja", "2x24 jam"]).map(
         parse_duration
@@ -199,8 +214,17 @@ def test_working_day_due_is_closing_time_of_a_working_day(
 @settings(max_examples=300, deadline=None)
 @given(
     first=receipts,
-    gap=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=40)),
+    gap=st.one_of(
+        st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=36)),
+        st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=40)),
+    ),
     duration=durations,
+)
+# A late receipt on 30 January and an early one on the 31st both clamp to 28 February.
+@example(
+    first=datetime(2026, 1, 30, 16, 0, tzinfo=UTC),
+    gap=timedelta(hours=10),
+    duration=Duration(1, DurationUnit.MONTHS),
 )
 def test_due_is_monotonic_in_receipt(first: datetime, gap: timedelta, duration: Duration) -> None:
     assert due_time(first, duration, JAKARTA) <= due_time(first + gap, duration, JAKARTA)

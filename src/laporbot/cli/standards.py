@@ -23,6 +23,7 @@ from laporbot.standards import (
     files_in,
     load_registry,
 )
+from laporbot.standards.loader import display_name
 from laporbot.timefmt import format_due
 
 
@@ -171,7 +172,7 @@ def check_standards(ctx: click.Context, path: Path | None) -> None:
             for error in errors:
                 click.echo(f"ERROR {error}")
         else:
-            click.echo(f"OK    {file}")
+            click.echo(f"OK    {display_name(file)}")
     if failed == 0:
         # Codes must also be unique across files; only a whole-folder load can tell.
         try:
