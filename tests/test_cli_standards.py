@@ -177,3 +177,27 @@ def test_deadline_bad_input() -> None:
     result = run("deadline", "bintan-rehab-anak", "--received", "yesterday")
     assert result.exit_code != 0
     assert "not an ISO 8601 date-time" in result.output
+
+
+def test_area_served_and_suggested() -> None:
+    served = run("area", "kabupaten lumajang", "kec. tempeh")
+    assert served.exit_code == 0, served.output
+    assert served.output.strip() == "served by: dinsosp3a-lumajang (Pemerintah Kab. Lumajang)"
+    suggested = run("area", "Kota Tanjungpinang", "--province", "Kepulauan Riau")
+    assert suggested.output.startswith("not served; suggested (same_province): dinsos-bintan")
+    nearest = run("area", "Kota Medan", "--lat", "3.59", "--lon", "98.67")
+    assert nearest.output.startswith("not served; suggested (nearest): dinsos-riau")
+    assert " km)" in nearest.output
+    unknown = run("area", "Kota Medan")
+    assert unknown.exit_code == 1
+    assert "no office to suggest" in unknown.output
+    assert run("area", "Kota Medan", "--category", "x").exit_code == 2
+
+
+def test_schema_is_json_schema_of_a_file() -> None:
+    result = run("schema")
+    assert result.exit_code == 0, result.output
+    schema = json.loads(result.output)
+    assert schema["title"] == "Agency"
+    assert "standards" in schema["required"]
+    assert schema["additionalProperties"] is False

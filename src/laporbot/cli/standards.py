@@ -211,3 +211,42 @@ def deadline(ctx: click.Context, code: str, received: str, locale: str) -> None:
     due = due_time(at, standard.completion, calendar)
     click.echo(calendar.local(due).isoformat())
     click.echo(format_due(locale, due, agency.time_zone))
+
+
+@standards.command("area")
+@click.argument("kabupaten")
+@click.argument("kecamatan", required=False)
+@click.option("--province", help="Province of the place, to suggest an office when unserved.")
+@click.option("--lat", type=float, help="Latitude of the place, to suggest the nearest office.")
+@click.option("--lon", type=float, help="Longitude of the place.")
+@click.option("--category", help="Report category the office must serve (e.g. anak_jalanan).")
+@click.pass_context
+def area(
+    ctx: click.Context,
+    kabupaten: str,
+    kecamatan: str | None,
+    province: str | None,
+    lat: float | None,
+    lon: float | None,
+    category: str | None,
+) -> None:
+    """Which office serves KABUPATEN (and KECAMATAN), or which one to suggest."""
+    registry = _registry(ctx)
+    try:
+        match = registry.find_agency_for_area(
+            kabupaten, kecamatan, province=province, lat=lat, lon=lon, category=category
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--category") from exc
+    if match.agency is None:
+        click.echo("not served; no office to suggest")
+        raise SystemExit(1)
+    where = "served by" if match.served else f"not served; suggested ({match.how})"
+    distance = f", {match.distance_km:.0f} km" if match.distance_km is not None else ""
+    click.echo(f"{where}: {match.agency.code} ({match.agency.parent}{distance})")
+
+
+@standards.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of a standards file (for editors and YAML language servers)."""
+    click.echo(json.dumps(Agency.model_json_schema(), ensure_ascii=False, indent=2))
