@@ -1,0 +1,451 @@
+"""The reminder service: what the case and complaint side calls when something happens.
+
+Each `on_*` method writes deadlines and reminder rows in the caller's transaction (it never
+commits), so the state change, its deadlines and its reminders are stored together or not at
+all. Call it AFTER the change is applied to the row (status, assigned officer, step, agency,
+closed_at, answer, ...), with the same `now` the change used:
+
+    reminders = ReminderService(registry)
+    case = await cases.create_case(session, ...)
+    await reminders.on_case_opened(session, case, now)      # triage + completion + citizen ack
+    await reminders.on_case_claimed(session, case, now)     # triage met; citizen told
+    await reminders.on_step(session, case, now)             # citizen told of the new step
+    await reminders.on_referred(session, case, now)         # new office: deadlines start again
+    await reminders.on_closed(session, case, now)           # deadlines settled; survey asked
+    await reminders.on_complaint_filed(session, complaint, now)
+    await reminders.on_complaint_answered(session, complaint, now)  # sends the answer + survey
+    await reminders.on_rated(session, now, case=case)       # survey reminder no longer needed
+
+Nothing is sent from here: rows are written and the sweep sends what is due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from laporbot.db.models import Case, Complaint, Deadline, Reminder
+from laporbot.deadlines import due_time
+from laporbot.durations import DurationUnit, parse_duration
+from laporbot.reminders.planner import (
+    DeadlineWindow,
+    ExistingReminder,
+    PlannedReminder,
+    plan_reminders,
+    replan,
+)
+from laporbot.reminders.plans import Audience, PlanKind, ReminderPlan, plan_for
+from laporbot.standards.models import DEFAULT_COMPLAINT_RESPONSE
+from laporbot.standards.registry import StandardsRegistry
+from laporbot.workcalendar import WorkCalendar
+
+CLOSED_CASE_STATUSES = frozenset({"resolved", "rejected", "closed"})
+STATUS_KEY = "status"
+# A case with no triage rule for its priority still gets a triage deadline, an hour out.
+DEFAULT_TRIAGE = timedelta(hours=1)
+
+
+def reminder_kind(kind: PlanKind | str, key: str) -> str:
+    """The `reminders.kind` column: plan kind and rule key, "completion.officer_half"."""
+    return f"{PlanKind(kind).value}.{key}"
+
+
+def split_kind(kind: str) -> tuple[str, str]:
+    """("completion", "officer_half") from "completion.officer_half"."""
+    plan, _, key = kind.partition(".")
+    return plan, key
+
+
+class ReminderService:
+    """Writes deadlines and reminder rows for cases and complaints; see the module docstring."""
+
+    def __init__(self, registry: StandardsRegistry) -> None:
+        self.registry = registry
+
+    # -- plans and calendars ------------------------------------------------------------
+
+    def plan_of(self, standard_code: str | None) -> ReminderPlan:
+        """The reminder plan of a standard (the defaults when unknown or not overridden)."""
+        if standard_code is None:
+            return plan_for(None)
+        standard = self.registry.standard(standard_code)
+        return plan_for(standard.reminder_plan)
+
+    def calendar_of(self, agency_code: str) -> WorkCalendar:
+        """The working calendar of an office."""
+        return self.registry.calendar(agency_code)
+
+    def _complaint_standard(self, complaint: Complaint, case: Case | None) -> str | None:
+        return case.standard_code if case is not None else None
+
+    # -- cases -------------------------------------------------------------------------
+
+    async def on_case_opened(self, session: AsyncSession, case: Case, now: datetime) -> None:
+        """A new case: its triage and completion deadlines, their reminders, the citizen's
+        acknowledgment. Sets `case.due_at` to the completion deadline."""
+        await self._open_case_deadlines(session, case, case.received_at, now)
+        await self._plan_citizen(session, case=case, complaint=None, now=now)
+
+    async def on_case_claimed(self, session: AsyncSession, case: Case, now: datetime) -> None:
+        """An officer took the case: triage is met; the citizen hears who handles it."""
+        await self._settle(session, "case", case.id, ("triage",), now)
+        await self._replan_completion(session, case, now)
+        await self._status(session, now, case=case, event="claimed")
+
+    async def on_step(self, session: AsyncSession, case: Case, now: datetime) -> None:
+        """The case moved to another procedure step (`case.current_step`): the citizen is told."""
+        await self._replan_completion(session, case, now)
+        await self._status(session, now, case=case, event="step", step=case.current_step)
+
+    async def on_referred(self, session: AsyncSession, case: Case, now: datetime) -> None:
+        """The case now belongs to another office (`case.agency_code`, `case.standard_code`
+        already changed): the old deadlines are cancelled and the receiving office's start
+        from `now`, as a fresh receipt there, unclaimed."""
+        old = await self._open_deadlines(session, "case", case.id)
+        for deadline in old:
+            deadline.status = "cancelled"
+            await self._cancel_pending(session, deadline_id=deadline.id)
+        await self._open_case_deadlines(session, case, now, now)
+        await self._status(session, now, case=case, event="referred", agency=case.agency_code)
+
+    async def on_closed(self, session: AsyncSession, case: Case, now: datetime) -> None:
+        """The case is closed: its deadlines are met (or breached, if late) and their reminders
+        cancelled; the citizen gets the outcome and, later, the satisfaction question."""
+        await self._settle(session, "case", case.id, ("triage", "completion"), now)
+        await self._status(session, now, case=case, event="closed")
+        await self._plan_citizen(session, case=case, complaint=None, now=now, resolved=now)
+
+    # -- complaints ----------------------------------------------------------------------
+
+    async def on_complaint_filed(
+        self, session: AsyncSession, complaint: Complaint, now: datetime
+    ) -> None:
+        """A new complaint: its answer deadline (the standard's complaint response time,
+        2x24 jam unless it says otherwise), the handler's and supervisor's reminders and the
+        citizen's acknowledgment. Sets `complaint.due_at`."""
+        case = await self._case_of(session, complaint)
+        standard_code = self._complaint_standard(complaint, case)
+        calendar = self.calendar_of(complaint.agency_code)
+        if standard_code is not None:
+            limit = self.registry.standard(standard_code).complaint_response
+        else:
+            limit = parse_duration(DEFAULT_COMPLAINT_RESPONSE)
+        due = due_time(complaint.received_at, limit, calendar)
+        complaint.due_at = due
+        deadline = Deadline(
+            subject_kind="complaint",
+            subject_id=complaint.id,
+            kind="complaint_answer",
+            due_at=due,
+            status="open",
+        )
+        session.add(deadline)
+        await session.flush()
+        window = DeadlineWindow(
+            PlanKind.COMPLAINT_ANSWER,
+            start=complaint.received_at,
+            due=due,
+            working_days=limit.unit is DurationUnit.WORKING_DAYS,
+        )
+        await self._apply_plan(
+            session,
+            self.plan_of(standard_code),
+            window,
+            calendar,
+            now,
+            deadline_id=deadline.id,
+            complaint_id=complaint.id,
+        )
+        await self._plan_citizen(session, case=None, complaint=complaint, now=now)
+
+    async def on_complaint_answered(
+        self, session: AsyncSession, complaint: Complaint, now: datetime
+    ) -> None:
+        """The complaint is answered (`complaint.answer` set): the deadline is met or breached,
+        its reminders cancelled, the answer goes to the citizen with, later, the satisfaction
+        question. The officer side need not send the answer itself."""
+        await self._settle(session, "complaint", complaint.id, ("complaint_answer",), now)
+        await self._status(session, now, complaint=complaint, event="answered")
+        await self._plan_citizen(session, case=None, complaint=complaint, now=now, resolved=now)
+
+    async def on_rated(
+        self,
+        session: AsyncSession,
+        now: datetime,
+        *,
+        case: Case | None = None,
+        complaint: Complaint | None = None,
+    ) -> None:
+        """The citizen answered the satisfaction question: its reminder is not needed."""
+        conditions = [Reminder.status == "pending", Reminder.audience == "citizen"]
+        if case is not None:
+            conditions.append(Reminder.case_id == case.id)
+        elif complaint is not None:
+            conditions.append(Reminder.complaint_id == complaint.id)
+        else:
+            raise ValueError("on_rated needs a case or a complaint")
+        conditions.append(
+            Reminder.kind.in_(
+                (
+                    reminder_kind(PlanKind.CITIZEN, "survey"),
+                    reminder_kind("citizen", "survey_reminder"),
+                )
+            )
+        )
+        await session.execute(update(Reminder).where(*conditions).values(status="cancelled"))
+
+    # -- internals -----------------------------------------------------------------------
+
+    async def _case_of(self, session: AsyncSession, complaint: Complaint) -> Case | None:
+        if complaint.case_id is None:
+            return None
+        return await session.get(Case, complaint.case_id)
+
+    async def _open_case_deadlines(
+        self, session: AsyncSession, case: Case, start: datetime, now: datetime
+    ) -> None:
+        standard = self.registry.standard(case.standard_code)
+        calendar = self.calendar_of(case.agency_code)
+        plan = plan_for(standard.reminder_plan)
+        emergency = case.priority == 0
+        completion = standard.completion
+        due = due_time(start, completion, calendar)
+        case.due_at = due
+        working = completion.unit is DurationUnit.WORKING_DAYS
+
+        # The triage deadline is the first moment an unclaimed case escalates.
+        triage_window = DeadlineWindow(
+            PlanKind.TRIAGE, start=start, due=None, working_days=working, emergency=emergency
+        )
+        triage_times = [
+            planned.due_at
+            for planned in plan_reminders(
+                plan.for_kind(PlanKind.TRIAGE), triage_window, calendar, now
+            )
+        ]
+        triage_due = min(triage_times) if triage_times else start + DEFAULT_TRIAGE
+        triage = Deadline(
+            subject_kind="case", subject_id=case.id, kind="triage", due_at=triage_due, status="open"
+        )
+        completion_deadline = Deadline(
+            subject_kind="case", subject_id=case.id, kind="completion", due_at=due, status="open"
+        )
+        session.add_all([triage, completion_deadline])
+        await session.flush()
+        triage_window = DeadlineWindow(
+            PlanKind.TRIAGE, start=start, due=triage_due, working_days=working, emergency=emergency
+        )
+        await self._apply_plan(
+            session, plan, triage_window, calendar, now, deadline_id=triage.id, case_id=case.id
+        )
+        completion_window = DeadlineWindow(
+            PlanKind.COMPLETION, start=start, due=due, working_days=working, emergency=emergency
+        )
+        await self._apply_plan(
+            session,
+            plan,
+            completion_window,
+            calendar,
+            now,
+            deadline_id=completion_deadline.id,
+            case_id=case.id,
+        )
+
+    async def _replan_completion(self, session: AsyncSession, case: Case, now: datetime) -> None:
+        deadlines = await self._open_deadlines(session, "case", case.id)
+        standard = self.registry.standard(case.standard_code)
+        calendar = self.calendar_of(case.agency_code)
+        plan = plan_for(standard.reminder_plan)
+        for deadline in deadlines:
+            if deadline.kind != "completion":
+                continue
+            window = DeadlineWindow(
+                PlanKind.COMPLETION,
+                start=await self._start_of(session, deadline, case),
+                due=deadline.due_at,
+                working_days=standard.completion.unit is DurationUnit.WORKING_DAYS,
+                emergency=case.priority == 0,
+            )
+            await self._apply_plan(
+                session, plan, window, calendar, now, deadline_id=deadline.id, case_id=case.id
+            )
+
+    async def _start_of(self, session: AsyncSession, deadline: Deadline, case: Case) -> datetime:
+        # A referred case's deadlines start at the referral, stored on its triage deadline's
+        # first reminder plan; the completion window starts where its first row says.
+        first = await session.scalar(
+            select(Reminder.payload)
+            .where(Reminder.deadline_id == deadline.id)
+            .order_by(Reminder.id)
+            .limit(1)
+        )
+        if isinstance(first, dict) and isinstance(first.get("start"), str):
+            return datetime.fromisoformat(first["start"])
+        return case.received_at
+
+    async def _open_deadlines(
+        self, session: AsyncSession, subject_kind: str, subject_id: int
+    ) -> list[Deadline]:
+        result = await session.scalars(
+            select(Deadline)
+            .where(
+                Deadline.subject_kind == subject_kind,
+                Deadline.subject_id == subject_id,
+                Deadline.status.in_(("open", "breached")),
+            )
+            .order_by(Deadline.id)
+        )
+        return list(result.all())
+
+    async def _settle(
+        self,
+        session: AsyncSession,
+        subject_kind: str,
+        subject_id: int,
+        kinds: Sequence[str],
+        now: datetime,
+    ) -> None:
+        for deadline in await self._open_deadlines(session, subject_kind, subject_id):
+            if deadline.kind not in kinds:
+                continue
+            deadline.met_at = now
+            deadline.status = "met" if now <= deadline.due_at else "breached"
+            await self._cancel_pending(session, deadline_id=deadline.id)
+        await session.flush()
+
+    async def _cancel_pending(self, session: AsyncSession, *, deadline_id: int) -> None:
+        await session.execute(
+            update(Reminder)
+            .where(Reminder.deadline_id == deadline_id, Reminder.status == "pending")
+            .values(status="cancelled")
+        )
+
+    async def _plan_citizen(
+        self,
+        session: AsyncSession,
+        *,
+        case: Case | None,
+        complaint: Complaint | None,
+        now: datetime,
+        resolved: datetime | None = None,
+    ) -> None:
+        if case is not None:
+            start, due, agency = case.received_at, case.due_at, case.agency_code
+            plan = self.plan_of(case.standard_code)
+        elif complaint is not None:
+            start, due, agency = complaint.received_at, complaint.due_at, complaint.agency_code
+            linked = await self._case_of(session, complaint)
+            plan = self.plan_of(self._complaint_standard(complaint, linked))
+        else:  # pragma: no cover - callers always pass one
+            raise ValueError("a citizen plan needs a case or a complaint")
+        window = DeadlineWindow(PlanKind.CITIZEN, start=start, due=due, resolved=resolved)
+        await self._apply_plan(
+            session,
+            plan,
+            window,
+            self.calendar_of(agency),
+            now,
+            case_id=case.id if case is not None else None,
+            complaint_id=complaint.id if complaint is not None else None,
+        )
+
+    async def _apply_plan(
+        self,
+        session: AsyncSession,
+        plan: ReminderPlan,
+        window: DeadlineWindow,
+        calendar: WorkCalendar,
+        now: datetime,
+        *,
+        deadline_id: int | None = None,
+        case_id: int | None = None,
+        complaint_id: int | None = None,
+    ) -> None:
+        planned = plan_reminders(plan.for_kind(window.kind), window, calendar, now)
+        query = select(Reminder).where(Reminder.kind.like(f"{window.kind.value}.%"))
+        if deadline_id is not None:
+            query = query.where(Reminder.deadline_id == deadline_id)
+        elif case_id is not None:
+            query = query.where(Reminder.case_id == case_id, Reminder.deadline_id.is_(None))
+        else:
+            query = query.where(
+                Reminder.complaint_id == complaint_id, Reminder.deadline_id.is_(None)
+            )
+        rows = list((await session.scalars(query)).all())
+        existing = [
+            ExistingReminder(row.id, *split_kind(row.kind), row.due_at, row.status)
+            for row in rows
+            if split_kind(row.kind)[1] != STATUS_KEY
+        ]
+        diff = replan(existing, planned, now)
+        if diff.cancel:
+            await session.execute(
+                update(Reminder)
+                .where(Reminder.id.in_(diff.cancel), Reminder.status == "pending")
+                .values(status="cancelled")
+            )
+        for reminder in diff.insert:
+            session.add(
+                _row(
+                    reminder,
+                    window,
+                    deadline_id=deadline_id,
+                    case_id=case_id,
+                    complaint_id=complaint_id,
+                )
+            )
+        await session.flush()
+
+    async def _status(
+        self,
+        session: AsyncSession,
+        now: datetime,
+        *,
+        event: str,
+        case: Case | None = None,
+        complaint: Complaint | None = None,
+        **data: Any,
+    ) -> None:
+        """One citizen follow-up for a status change, due at once."""
+        session.add(
+            Reminder(
+                deadline_id=None,
+                case_id=case.id if case is not None else None,
+                complaint_id=complaint.id if complaint is not None else None,
+                kind=reminder_kind(PlanKind.CITIZEN, STATUS_KEY),
+                audience=Audience.CITIZEN.value,
+                due_at=now.replace(microsecond=0),
+                status="pending",
+                late=False,
+                payload={"message": f"reminders.citizen.{event}", "event": event, **data},
+            )
+        )
+        await session.flush()
+
+
+def _row(
+    reminder: PlannedReminder,
+    window: DeadlineWindow,
+    *,
+    deadline_id: int | None,
+    case_id: int | None,
+    complaint_id: int | None,
+) -> Reminder:
+    payload: dict[str, Any] = {"message": reminder.message, "start": window.start.isoformat()}
+    if reminder.repeat is not None:
+        payload["repeat"] = f"{reminder.repeat.amount} {reminder.repeat.unit.value}"
+    return Reminder(
+        deadline_id=deadline_id,
+        case_id=case_id,
+        complaint_id=complaint_id,
+        kind=reminder_kind(reminder.kind, reminder.key),
+        audience=reminder.audience.value,
+        due_at=reminder.due_at,
+        status="pending",
+        late=False,
+        payload=payload,
+    )
