@@ -201,3 +201,5 @@ def test_schema_is_json_schema_of_a_file() -> None:
     assert schema["title"] == "Agency"
     assert "standards" in schema["required"]
     assert schema["additionalProperties"] is False
+    # Set by the loader, never by a file.
+    assert "agency_code" not in schema["$defs"]["ServiceStandard"]["properties"]

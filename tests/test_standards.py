@@ -224,9 +224,22 @@ def test_unserved_area_same_province(registry: StandardsRegistry) -> None:
     assert surabaya.agency.code == "dinsosp3a-lumajang"
 
 
-def test_unserved_kecamatan_is_not_served(registry: StandardsRegistry) -> None:
-    match = registry.find_agency_for_area("Kab. Lumajang", "Sukodadi")
+def test_unknown_kecamatan_suggests_the_kabupatens_office(registry: StandardsRegistry) -> None:
+    match = registry.find_agency_for_area("Kab. Lumajang", "Tempe")
     assert not match.served
+    assert match.how == "same_kabupaten"
+    assert match.agency is not None
+    assert match.agency.code == "dinsosp3a-lumajang"
+
+
+def test_place_menus(registry: StandardsRegistry) -> None:
+    names = registry.kabupaten_names()
+    assert len(names) == 1 + 1 + 12 + 8 + 7
+    assert names[:2] == ["Kab. Bangka", "Kab. Bangka Barat"]
+    assert registry.kabupaten_names("anak_jalanan") == ["Kab. Lumajang"]
+    assert len(registry.kecamatan_names("Kabupaten Lumajang")) == 21
+    assert "Toapaya" in registry.kecamatan_names("bintan")
+    assert registry.kecamatan_names("Kota Dumai") == []
 
 
 def test_unserved_area_nearest_by_distance(registry: StandardsRegistry) -> None:

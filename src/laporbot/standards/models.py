@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from laporbot.durations import Duration, DurationUnit, parse_duration
 from laporbot.errors import DurationError
@@ -162,7 +163,7 @@ class ServiceStandard(_Model):
     # Replaces the default reminder rules of the plan kinds it names (laporbot.reminders.plans).
     reminder_plan: ReminderPlanSpec | None = None
     # Filled in by the loader from the file's agency; a file may not set it.
-    agency_code: str = Field(default="", exclude=True)
+    agency_code: SkipJsonSchema[str] = Field(default="", exclude=True)
 
     @field_validator("completion_time")
     @classmethod

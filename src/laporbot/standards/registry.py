@@ -76,12 +76,13 @@ class AreaMatch:
     """Which office answers for an area.
 
     `served` is True when the office's own area list covers it; otherwise `agency` is the
-    suggested nearest office (`how` says why: same province or distance) or None.
+    suggested office (`how` says why: the kabupaten's office, whose kecamatan list lacks the
+    one given; an office of the same province; the nearest by distance) or None.
     """
 
     served: bool
     agency: Agency | None
-    how: Literal["served", "same_province", "nearest", "none"]
+    how: Literal["served", "same_kabupaten", "same_province", "nearest", "none"]
     distance_km: float | None = None
 
 
@@ -183,6 +184,7 @@ class StandardsRegistry:
         kab = place_name(kabupaten)
         kec = place_name(kecamatan) if kecamatan else None
         candidates: list[tuple[int, Agency]] = []
+        same_kabupaten: Agency | None = None
         for agency in self._agencies.values():
             if not self._offers(agency, category):
                 continue
@@ -194,6 +196,9 @@ class StandardsRegistry:
                     and kec is not None
                     and not any(place_name(k).matches(kec) for k in area.kecamatan)
                 ):
+                    # Most likely a misspelt kecamatan or a village named instead: the
+                    # kabupaten's own office is still the one to suggest.
+                    same_kabupaten = same_kabupaten or agency
                     continue
                 rank = 0 if agency.jurisdiction.level != "provinsi" else 1
                 candidates.append((rank, agency))
@@ -201,6 +206,8 @@ class StandardsRegistry:
         if candidates:
             candidates.sort(key=lambda item: item[0])
             return AreaMatch(True, candidates[0][1], "served")
+        if same_kabupaten is not None:
+            return AreaMatch(False, same_kabupaten, "same_kabupaten")
         if province is not None:
             wanted = place_name(province)
             same = [
@@ -219,6 +226,28 @@ class StandardsRegistry:
                 agency, km = nearest
                 return AreaMatch(False, agency, "nearest", km)
         return AreaMatch(False, None, "none")
+
+    def kabupaten_names(self, category: ReportCategory | str | None = None) -> list[str]:
+        """Every kabupaten/kota some office serves, as the files write them (for menus)."""
+        names = {
+            area.kabupaten
+            for agency in self._agencies.values()
+            if self._offers(agency, category)
+            for area in agency.areas
+        }
+        return sorted(names, key=lambda name: place_name(name).name)
+
+    def kecamatan_names(self, kabupaten: str) -> list[str]:
+        """The kecamatan listed for `kabupaten` (empty when offices serve it whole)."""
+        wanted = place_name(kabupaten)
+        names = {
+            kecamatan
+            for agency in self._agencies.values()
+            for area in agency.areas
+            if place_name(area.kabupaten).matches(wanted)
+            for kecamatan in area.kecamatan
+        }
+        return sorted(names)
 
     def nearest_agency(
         self, lat: float, lon: float, category: ReportCategory | str | None = None
