@@ -66,6 +66,18 @@ async def test_migrations_go_down_to_nothing_and_up_again(store: Store) -> None:
     await _with_agency(store)  # the tables work again
 
 
+async def test_workers_starting_together_migrate_once(store: Store) -> None:
+    await downgrade_engine(store.engine, "base")
+    await asyncio.gather(*(upgrade_engine(store.engine) for _ in range(3)))
+    assert await current_of(store.engine) == head()
+    async with store.engine.connect() as connection:
+        versions = (await connection.execute(text("SELECT version_num FROM alembic_version"))).all()
+        if store.dialect == "sqlite":
+            # Foreign keys were off during the migration only.
+            assert (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+    assert [tuple(v) for v in versions] == [(head(),)]
+
+
 # --- datetimes --------------------------------------------------------------------------------
 
 

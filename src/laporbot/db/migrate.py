@@ -6,19 +6,27 @@ written with `laporbot db revision -m "..."` (autogenerate against a migrated da
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from laporbot.db.engine import create_engine
+from laporbot.errors import LaporbotError
 from laporbot.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK = 0x6C61706F72  # "lapor": any constant that other applications do not use
+
+
+class MigrationError(LaporbotError):
+    """A migration could not be applied safely."""
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -48,14 +56,46 @@ async def upgrade(settings: Settings, revision: str = "head") -> None:
 
 async def upgrade_engine(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the database behind `engine` to `revision`, in one transaction."""
-    async with engine.begin() as connection:
-        await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
+    await _migrate(engine, lambda config: command.upgrade(config, revision))
 
 
 async def downgrade_engine(engine: AsyncEngine, revision: str) -> None:
     """Step the database behind `engine` back to `revision` ("base" drops everything)."""
-    async with engine.begin() as connection:
-        await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), revision))
+    await _migrate(engine, lambda config: command.downgrade(config, revision))
+
+
+async def _migrate(engine: AsyncEngine, run: Callable[[Config], None]) -> None:
+    async with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations rebuild a SQLite table by copy, drop and rename, which foreign
+            # key enforcement would break; the pragma only changes outside a transaction, so
+            # it is set on the raw driver connection before ours begins, and the keys are
+            # checked as a whole before commit.
+            await _sqlite_foreign_keys(connection, on=False)
+        try:
+            async with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    # Every worker migrates on start: the first takes the lock and migrates,
+                    # the others wait, then find nothing left to do.
+                    await connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                    )
+                await connection.run_sync(lambda sync: run(alembic_config(sync)))
+                if sqlite:
+                    broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise MigrationError(f"foreign keys broken by the migration: {broken}")
+        finally:
+            if sqlite:
+                await _sqlite_foreign_keys(connection, on=True)
+
+
+async def _sqlite_foreign_keys(connection: AsyncConnection, *, on: bool) -> None:
+    raw = await connection.get_raw_connection()
+    assert raw.driver_connection is not None
+    cursor = await raw.driver_connection.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
+    await cursor.close()
 
 
 async def current(settings: Settings) -> str | None:
