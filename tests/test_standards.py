@@ -392,3 +392,22 @@ def test_one_file_can_be_loaded_as_a_registry() -> None:
 def test_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(StandardsError, match="no such file"):
         load_registry(tmp_path / "nope")
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"", "expected a mapping"),
+        (b"- just\n- a list\n", "expected a mapping"),
+        (b"code: \xff\xfe\n", "cannot read"),
+        (b"code: a\ncode: [\n", "YAML syntax error"),
+    ],
+)
+def test_files_that_are_not_standards(tmp_path: Path, content: bytes, problem: str) -> None:
+    path = tmp_path / "odd.yaml"
+    path.write_bytes(content)
+    errors = check_file(path)
+    assert len(errors) == 1
+    assert problem in errors[0].problem
+    with pytest.raises(StandardsError, match=problem):
+        load_file(path)
