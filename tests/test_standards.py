@@ -411,3 +411,29 @@ def test_files_that_are_not_standards(tmp_path: Path, content: bytes, problem: s
     assert problem in errors[0].problem
     with pytest.raises(StandardsError, match=problem):
         load_file(path)
+
+
+@pytest.mark.parametrize(
+    ("code", "requirements", "products", "channels"),
+    [
+        ("bintan-rehab-anak", [1], 1, 4),
+        ("riau-penyerahan-anak-lansia", [4], 3, 1),
+        ("banten-rehab-anak-terlantar", [3], 1, 8),
+        ("babel-rehab-orang-terlantar", [0, 3, 1], 1, 3),
+        ("lumajang-rekomendasi-anak", [5], 1, 9),
+    ],
+)
+def test_nothing_of_a_seed_is_left_out(
+    registry: StandardsRegistry,
+    code: str,
+    requirements: list[int],
+    products: int,
+    channels: int,
+) -> None:
+    standard = registry.standard(code)
+    counted = [len(standard.requirements)]
+    if len(standard.procedure) > 1:
+        counted += [len(track.requirements) for track in standard.procedure]
+    assert counted == requirements
+    assert len(standard.products) == products
+    assert len(standard.complaint_channels) == channels
