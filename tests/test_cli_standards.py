@@ -203,3 +203,14 @@ def test_schema_is_json_schema_of_a_file() -> None:
     assert schema["additionalProperties"] is False
     # Set by the loader, never by a file.
     assert "agency_code" not in schema["$defs"]["ServiceStandard"]["properties"]
+
+
+def test_deadline_of_a_complaint() -> None:
+    result = run(
+        "deadline", "bintan-rehab-anak", "--received", "2026-03-17T10:00+07:00", "--complaint"
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "2026-03-19T10:00:00+07:00",
+        "Kamis, 19 Maret 2026 pukul 10.00 WIB",
+    ]

@@ -192,9 +192,17 @@ def check_standards(ctx: click.Context, path: Path | None) -> None:
     help="When the report was received, ISO 8601; without an offset, the office's local time.",
 )
 @click.option("--locale", default="id", show_default=True, help="Language of the second line.")
+@click.option(
+    "--complaint",
+    is_flag=True,
+    help="The complaint response limit (2x24 jam by default) instead of the completion time.",
+)
 @click.pass_context
-def deadline(ctx: click.Context, code: str, received: str, locale: str) -> None:
-    """When a case under standard CODE received at --received is due."""
+def deadline(ctx: click.Context, code: str, received: str, locale: str, complaint: bool) -> None:
+    """When a case under standard CODE received at --received is due.
+
+    Prints the due time in ISO 8601 with the office's UTC offset, then worded for --locale.
+    """
     registry = _registry(ctx)
     try:
         standard = registry.standard(code)
@@ -208,7 +216,8 @@ def deadline(ctx: click.Context, code: str, received: str, locale: str) -> None:
         raise click.BadParameter(f"not an ISO 8601 date-time: {received!r}") from exc
     if at.tzinfo is None:
         at = at.replace(tzinfo=calendar.zone)
-    due = due_time(at, standard.completion, calendar)
+    duration = standard.complaint_response if complaint else standard.completion
+    due = due_time(at, duration, calendar)
     click.echo(calendar.local(due).isoformat())
     click.echo(format_due(locale, due, agency.time_zone))
 
