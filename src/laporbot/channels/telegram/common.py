@@ -1,0 +1,338 @@
+"""Telegram translation shared by both backends: no library types, no network.
+
+Each backend parses an update with its own library (aiogram or python-telegram-bot) and copies
+the few fields laporbot uses into `ParsedMessage` / `ParsedCallback`; from there on the two
+backends share every rule here, so they cannot drift apart. Sending works the other way round:
+`plan_send` turns one `OutboundMessage` into `SendStep`s (text parts, photo, edit), and each
+backend only performs those steps with its own `Bot`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from laporbot.channels.base import PermanentSendError, RawUpdate
+from laporbot.errors import BadRequest
+from laporbot.messages import Button, InboundMessage, Location, OutboundMessage, Photo
+
+#: Telegram's limit for one message's text, in UTF-16 code units (how Telegram counts).
+TEXT_LIMIT = 4096
+#: Telegram's limit for a photo caption.
+CAPTION_LIMIT = 1024
+#: Telegram refuses callback data longer than this many UTF-8 bytes (`BUTTON_DATA_INVALID`).
+CALLBACK_DATA_MAX_BYTES = 64
+#: Telegram cuts long labels on screen anyway; a longer label is shortened with an ellipsis.
+BUTTON_LABEL_MAX_CHARS = 64
+#: An inline keyboard holds at most 100 buttons.
+INLINE_KEYBOARD_MAX_BUTTONS = 100
+
+#: Chat types that count as a group (officers' office groups).
+GROUP_CHAT_TYPES = frozenset({"group", "supergroup"})
+
+
+def split_update(body: Any) -> list[RawUpdate]:
+    """One Telegram Update (a webhook body or one item of getUpdates) as a `RawUpdate`.
+
+    Only the envelope is checked here (a JSON object with an integer `update_id`); the rest is
+    parsed by the backend's library in `translate`, from what the inbox stored.
+    """
+    if not isinstance(body, Mapping):
+        raise BadRequest("telegram update is not a JSON object")
+    update_id = body.get("update_id")
+    # bool is an int in Python, but never an update id
+    if not isinstance(update_id, int) or isinstance(update_id, bool) or update_id < 0:
+        raise BadRequest("telegram update has no integer update_id")
+    return [RawUpdate(channel="telegram", platform_id=str(update_id), payload=dict(body))]
+
+
+def update_kind(payload: Mapping[str, Any]) -> str | None:
+    """The one update field present besides `update_id` (`message`, `callback_query`, ...)."""
+    for key in payload:
+        if key != "update_id":
+            return key
+    return None
+
+
+def callback_query_id(update: RawUpdate) -> str | None:
+    """The id to answer if this update is a callback query (a pressed inline button)."""
+    query = update.payload.get("callback_query")
+    if isinstance(query, Mapping):
+        query_id = query.get("id")
+        if isinstance(query_id, str):
+            return query_id
+    return None
+
+
+# --- inbound -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMessage:
+    """The fields of a Telegram `Message` laporbot uses, copied out of either library's type."""
+
+    message_id: int
+    chat_id: int
+    chat_type: str
+    user_id: int | None
+    language_code: str | None
+    date: datetime
+    text: str | None = None
+    caption: str | None = None
+    location: Location | None = None
+    photo_file_id: str | None = None
+    reply_to: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedCallback:
+    """The fields of a Telegram `CallbackQuery` laporbot uses."""
+
+    query_id: str
+    user_id: int
+    language_code: str | None
+    data: str | None
+    chat_id: int | None  # None for a button on an inline-mode message: laporbot sends none
+    chat_type: str | None
+    message_id: int | None
+
+
+def largest_photo(sizes: list[tuple[str, int, int]]) -> str | None:
+    """The file id of the largest size among (file_id, width, height); Telegram lists sizes
+    smallest first, but the area decides, not the order."""
+    if not sizes:
+        return None
+    return max(enumerate(sizes), key=lambda item: (item[1][1] * item[1][2], item[0]))[1][0]
+
+
+def _command_text(text: str) -> str:
+    # "/lapor@LaporBot 123" in a group means "/lapor 123": drop the bot's name from the command
+    head, sep, rest = text.partition(" ")
+    command = head.split("@", 1)[0]
+    return command + sep + rest
+
+
+def inbound_from_message(update_id: int, message: ParsedMessage) -> list[InboundMessage]:
+    """A message as laporbot sees it: text, command, location or photo; anything else (sticker,
+    voice, contact) gives no message, since no flow step can use it."""
+    common: dict[str, Any] = {
+        "channel": "telegram",
+        "platform_id": str(update_id),
+        "user_id": str(message.user_id if message.user_id is not None else message.chat_id),
+        "chat_id": str(message.chat_id),
+        # aiogram and python-telegram-bot give different UTC tzinfo objects; normalise
+        "received_at": message.date.astimezone(UTC),
+        "language_hint": message.language_code,
+        "is_group": message.chat_type in GROUP_CHAT_TYPES,
+        "reply_to": str(message.reply_to) if message.reply_to is not None else None,
+    }
+    if message.photo_file_id is not None:
+        photo = Photo(ref=message.photo_file_id, caption=message.caption)
+        return [InboundMessage(kind="photo", photo=photo, text=message.caption, **common)]
+    if message.location is not None:
+        return [InboundMessage(kind="location", location=message.location, **common)]
+    if message.text is not None:
+        if message.text.startswith("/") and len(message.text) > 1:
+            return [InboundMessage(kind="command", text=_command_text(message.text), **common)]
+        return [InboundMessage(kind="text", text=message.text, **common)]
+    return []
+
+
+def inbound_from_callback(
+    update_id: int, query: ParsedCallback, now: datetime
+) -> list[InboundMessage]:
+    """A pressed inline button as a choice; `reply_to` names the message that carried it.
+
+    A callback query has no date of its own, so `now` (the clock when translated) stands in.
+    """
+    if query.chat_id is None or query.data is None:
+        return []
+    return [
+        InboundMessage(
+            channel="telegram",
+            platform_id=str(update_id),
+            user_id=str(query.user_id),
+            chat_id=str(query.chat_id),
+            kind="choice",
+            received_at=now,
+            choice=query.data,
+            language_hint=query.language_code,
+            is_group=query.chat_type in GROUP_CHAT_TYPES,
+            reply_to=str(query.message_id) if query.message_id is not None else None,
+        )
+    ]
+
+
+# --- outbound ----------------------------------------------------------------------------------
+
+
+def telegram_length(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _cut_index(text: str, limit: int) -> int:
+    """Largest index i such that text[:i] fits in `limit` UTF-16 code units."""
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return index
+    return len(text)
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Cut text into parts of at most `limit` (Telegram units), in order, preferring to cut
+    between paragraphs, then lines, then words, and only as a last resort inside a word.
+
+    The separator at a cut is dropped (a part never starts or ends with the blank it was cut
+    at), so joining the parts loses only that whitespace.
+    """
+    if limit < 1:
+        raise ValueError("limit must be positive")
+    parts: list[str] = []
+    rest = text
+    while telegram_length(rest) > limit:
+        window = rest[: _cut_index(rest, limit)]
+        cut = -1
+        for separator in ("\n\n", "\n", " "):
+            at = window.rfind(separator)
+            # a cut in the first fifth would leave a tiny part; look for a smaller separator
+            if at > len(window) // 5:
+                cut, skip = at, len(separator)
+                break
+        if cut == -1:
+            cut, skip = len(window), 0
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut + skip :].lstrip("\n ")
+    if rest.strip() or not parts:
+        parts.append(rest)
+    return [part for part in parts if part] or [text]
+
+
+def check_callback_data(button_id: str) -> None:
+    """Refuse a button id Telegram would refuse as callback data (1 to 64 UTF-8 bytes).
+
+    Ids are not shortened or hashed: the pressed id must come back unchanged as the choice, and
+    the adapter keeps no table to map a short code back.
+    """
+    size = len(button_id.encode("utf-8"))
+    if not 1 <= size <= CALLBACK_DATA_MAX_BYTES:
+        raise PermanentSendError(
+            f"button id {button_id!r} is {size} bytes; Telegram callback data must be 1 to "
+            f"{CALLBACK_DATA_MAX_BYTES} bytes"
+        )
+
+
+def button_label(label: str) -> str:
+    """The label as shown on a keyboard button: one line, at most `BUTTON_LABEL_MAX_CHARS`."""
+    one_line = " ".join(label.split())
+    if len(one_line) <= BUTTON_LABEL_MAX_CHARS:
+        return one_line
+    return one_line[: BUTTON_LABEL_MAX_CHARS - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class SendStep:
+    """One Bot API call that sending an `OutboundMessage` takes.
+
+    `kind` "text" is sendMessage, "photo" sendPhoto (with `text` as caption), "edit"
+    editMessageText. `buttons` become an inline keyboard, one button per row; with
+    `request_location` a one-time reply keyboard offers the location button (labelled
+    `location_label`) and the buttons' labels as typed answers.
+    """
+
+    kind: Literal["text", "photo", "edit"]
+    chat_id: str
+    text: str
+    buttons: tuple[Button, ...] = ()
+    request_location: bool = False
+    location_label: str = ""
+    photo: str | None = None
+    edit_of: int | None = None
+
+
+def plan_send(message: OutboundMessage, *, location_label: str) -> list[SendStep]:
+    """The calls that deliver `message`, in order; keyboards ride on the last one.
+
+    Raises `PermanentSendError` for what Telegram would refuse whatever we retry: empty text,
+    a button id too long for callback data, too many buttons, an edit of a non-numeric id.
+    """
+    if not message.text.strip() and message.photo is None:
+        raise PermanentSendError("empty message: Telegram refuses a message without text")
+    if len(message.buttons) > INLINE_KEYBOARD_MAX_BUTTONS:
+        raise PermanentSendError(
+            f"{len(message.buttons)} buttons; an inline keyboard holds at most "
+            f"{INLINE_KEYBOARD_MAX_BUTTONS}"
+        )
+    if not message.request_location:
+        for button in message.buttons:
+            check_callback_data(button.id)
+    buttons = tuple(Button(id=b.id, label=button_label(b.label)) for b in message.buttons)
+    keyboard: dict[str, Any] = {
+        "buttons": buttons,
+        "request_location": message.request_location,
+        "location_label": button_label(location_label),
+    }
+    steps: list[SendStep] = []
+    text_parts = split_text(message.text) if message.text.strip() else []
+
+    if message.edit_of is not None and not message.request_location:
+        # a reply keyboard cannot ride on an edit, so a location request is sent anew instead
+        try:
+            edit_of = int(message.edit_of)
+        except ValueError:
+            raise PermanentSendError(f"cannot edit message {message.edit_of!r}") from None
+        first, *more = text_parts or [""]
+        if not first:
+            raise PermanentSendError("empty message: Telegram refuses an edit without text")
+        last = not more
+        steps.append(
+            SendStep(
+                kind="edit",
+                chat_id=message.chat_id,
+                text=first,
+                edit_of=edit_of,
+                **(keyboard if last else {}),
+            )
+        )
+        text_parts = more
+    elif message.photo is not None:
+        caption_fits = telegram_length(message.text) <= CAPTION_LIMIT
+        caption = message.text if caption_fits else ""
+        steps.append(
+            SendStep(
+                kind="photo",
+                chat_id=message.chat_id,
+                text=caption,
+                photo=message.photo,
+                **(keyboard if caption_fits or not text_parts else {}),
+            )
+        )
+        if caption_fits:
+            text_parts = []
+
+    for index, part in enumerate(text_parts):
+        last = index == len(text_parts) - 1
+        steps.append(
+            SendStep(kind="text", chat_id=message.chat_id, text=part, **(keyboard if last else {}))
+        )
+    return steps
+
+
+def chat_id_value(chat_id: str) -> int | str:
+    """Telegram chat ids are integers; a `@channelname` is passed as is."""
+    try:
+        return int(chat_id)
+    except ValueError:
+        return chat_id
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+def is_not_modified(description: str) -> bool:
+    """An edit that changes nothing: the message already reads as wanted, so it succeeded."""
+    return "message is not modified" in description.lower()

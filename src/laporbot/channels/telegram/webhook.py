@@ -1,0 +1,68 @@
+"""Webhook mode: register the webhook and check Telegram's secret-token header.
+
+The HTTP route itself lives with the web server; it calls `check_secret` before storing
+anything and answers 401/403 when it returns False.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+
+from laporbot.channels.telegram.adapter import TelegramAdapter
+from laporbot.errors import ConfigError
+
+#: The header Telegram sends with every webhook delivery when a secret was set.
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+# Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and - as secret_token
+_SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is not None:
+        return value
+    # a plain dict is case-sensitive, HTTP header names are not
+    wanted = name.lower()
+    for key, candidate in headers.items():
+        if key.lower() == wanted:
+            return candidate
+    return None
+
+
+def check_secret(headers: Mapping[str, str], expected: str) -> bool:
+    """True only if the delivery carries the secret we registered; compared in constant time.
+
+    A missing header is False, and so is an empty `expected` (no secret configured means no
+    delivery can be trusted).
+    """
+    given = _header(headers, SECRET_HEADER)
+    if given is None or not expected:
+        return False
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def derive_secret(token: str) -> str:
+    """A webhook secret derived from the bot token: stable across restarts, unguessable without
+    the token, so a deployer need not invent one (`LAPORBOT_TELEGRAM_WEBHOOK_SECRET` wins)."""
+    return hmac.new(token.encode("utf-8"), b"laporbot-telegram-webhook", hashlib.sha256).hexdigest()
+
+
+def check_secret_shape(secret: str) -> None:
+    """Refuse a secret Telegram would refuse in setWebhook (raises `ConfigError`)."""
+    if not _SECRET_SHAPE.fullmatch(secret):
+        raise ConfigError(
+            "telegram webhook secret must be 1-256 characters of A-Z, a-z, 0-9, _ and -"
+        )
+
+
+async def set_webhook(adapter: TelegramAdapter, url: str, secret: str) -> None:
+    """Point Telegram at `url`; every delivery will carry `secret` in `SECRET_HEADER`."""
+    check_secret_shape(secret)
+    if not url.startswith("https://") and not url.startswith("http://127.0.0.1"):
+        # Telegram delivers to HTTPS only; plain HTTP is allowed for a loopback test server
+        raise ConfigError(f"telegram webhook URL must be https: {url}")
+    await adapter.set_webhook(url, secret)
