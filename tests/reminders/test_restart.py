@@ -1,0 +1,126 @@
+"""Stopping and restarting: reminders missed while down are sent once, oldest first, flagged late;
+those that no longer apply are cancelled; a crash mid-batch sends nothing twice."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from laporbot.db import reminders as reminder_rows
+from laporbot.db.cases import create_case
+from laporbot.db.engine import create_engine_for_url, make_sessionmaker
+from laporbot.db.models import Case, OutboxMessage, Reminder
+from laporbot.reminders.sweep import ReminderSweep
+from tests.db.support import copy_sqlite_template
+from tests.reminders.support import World, make_world, registry, translator, wib
+
+T0 = wib(2026, 3, 17, 10, 0)
+
+
+async def _open(world: World, standard: str, agency: str) -> int:
+    async with world.sessionmaker() as session, session.begin():
+        case = await create_case(
+            session,
+            agency_code=agency,
+            standard_code=standard,
+            category="anak_terlantar",
+            locale="id",
+            received_at=world.clock.now(),
+            reporter_contact_id=world.contacts["tg-id"],
+        )
+        await world.service.on_case_opened(session, case, world.clock.now())
+        return case.id
+
+
+async def test_missed_reminders_are_sent_once_on_restart_oldest_first_and_flagged_late(
+    migrated_sqlite_template: Path, tmp_path: Path
+) -> None:
+    url = copy_sqlite_template(migrated_sqlite_template, tmp_path / "db")
+    engine = create_engine_for_url(url)
+    world = await make_world(make_sessionmaker(engine), tmp_path, T0)
+    riau = await _open(world, "riau-penyerahan-anak-lansia", "dinsos-riau")
+    bintan = await _open(world, "bintan-rehab-anak", "dinsos-bintan")
+    first = await world.tick()
+    assert len(first) == 2  # both acknowledgments, on time
+    # A case closed by a path that did not call the reminder service: the sweep itself must
+    # notice its officer reminders no longer apply.
+    async with world.sessionmaker() as session, session.begin():
+        case = await session.get(Case, bintan)
+        assert case is not None
+        case.status = "closed"
+    # The service stops.
+    await engine.dispose()
+
+    # Five days later it starts again, on the same database, with a new sweep.
+    engine = create_engine_for_url(url)
+    world.sessionmaker = make_sessionmaker(engine)
+    world.sweep = ReminderSweep(
+        world.sessionmaker, registry(), translator(), world.settings, world.clock, worker="w2"
+    )
+    world.clock.set(T0 + timedelta(days=5))
+    result = await world.sweep.run_once()
+    sent = await world.new_messages()
+    # Riau (7 hari): triage at +1 h (group, supervisor), officer half at 21 March 04:59:59 WIB
+    # (to the group: nobody claimed it). Bintan's triage is due too, but its case is closed.
+    assert [m.chat for m in sent] == [
+        "telegram:grp-dinsos-riau",
+        "telegram:sup-dinsos-riau",
+        "telegram:grp-dinsos-riau",
+    ]
+    assert all("(Pengingat ini terlambat terkirim; seharusnya" in m.text for m in sent)
+    assert "seharusnya Selasa, 17 Maret 2026 pukul 11.00 WIB" in sent[0].text
+    assert "seharusnya Sabtu, 21 Maret 2026 pukul 04.59 WIB" in sent[2].text
+    assert result.sent == 3
+    assert result.late == 3
+    assert result.cancelled == 2  # Bintan's triage reminders: its case is closed
+
+    async with world.sessionmaker() as session:
+        rows = (await session.scalars(select(Reminder).order_by(Reminder.id))).all()
+    by_case = {(r.case_id, r.kind): r for r in rows}
+    assert by_case[(riau, "triage.unclaimed_group")].late is True
+    assert by_case[(riau, "triage.unclaimed_group")].status == "sent"
+    assert by_case[(bintan, "triage.unclaimed_group")].status == "cancelled"
+    assert by_case[(riau, "citizen.ack")].late is False
+
+    # Sweeping again, or by a second worker, sends nothing more.
+    assert (await world.sweep.run_once()).sent == 0
+    assert await world.new_messages() == []
+    await engine.dispose()
+
+
+async def test_a_crash_mid_batch_rolls_back_and_the_next_sweep_sends_each_once(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = await make_world(db_sessionmaker, tmp_path, T0)
+    for _ in range(3):
+        await _open(world, "riau-penyerahan-anak-lansia", "dinsos-riau")
+    world.clock.set(T0 + timedelta(hours=2))
+    real_mark_sent = reminder_rows.mark_sent
+    calls = 0
+
+    async def crash_on_fourth(
+        session: AsyncSession, reminder_id: int, now: datetime, *, late: bool
+    ) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 4:
+            raise RuntimeError("worker died")
+        await real_mark_sent(session, reminder_id, now, late=late)
+
+    monkeypatch.setattr(reminder_rows, "mark_sent", crash_on_fourth)
+    with pytest.raises(RuntimeError):
+        await world.sweep.run_once()
+    async with db_sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    monkeypatch.setattr(reminder_rows, "mark_sent", real_mark_sent)
+    await world.sweep.run_once()
+    sent = await world.new_messages()
+    # 3 acknowledgments + 3 x (group + supervisor) triage, each exactly once.
+    assert len(sent) == 9
+    assert len({(m.chat, m.text) for m in sent}) == 9
