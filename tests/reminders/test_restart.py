@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from laporbot.db import reminders as reminder_rows
 from laporbot.db.cases import create_case
 from laporbot.db.engine import create_engine_for_url, make_sessionmaker
 from laporbot.db.models import Case, OutboxMessage, Reminder
+from laporbot.messages import OutboundMessage
+from laporbot.reminders import sweep as sweep_module
 from laporbot.reminders.sweep import ReminderSweep
 from tests.db.support import copy_sqlite_template
 from tests.reminders.support import World, make_world, registry, translator, wib
@@ -66,14 +68,16 @@ async def test_missed_reminders_are_sent_once_on_restart_oldest_first_and_flagge
     sent = await world.new_messages()
     # Riau (7 hari): triage at +1 h (group, supervisor), officer half at 21 March 04:59:59 WIB
     # (to the group: nobody claimed it). Bintan's triage is due too, but its case is closed.
+    # Queued chat by chat, each chat's oldest first.
     assert [m.chat for m in sent] == [
         "telegram:grp-dinsos-riau",
-        "telegram:sup-dinsos-riau",
         "telegram:grp-dinsos-riau",
+        "telegram:sup-dinsos-riau",
     ]
     assert all("(Pengingat ini terlambat terkirim; seharusnya" in m.text for m in sent)
     assert "seharusnya Selasa, 17 Maret 2026 pukul 11.00 WIB" in sent[0].text
-    assert "seharusnya Sabtu, 21 Maret 2026 pukul 04.59 WIB" in sent[2].text
+    assert "seharusnya Sabtu, 21 Maret 2026 pukul 04.59 WIB" in sent[1].text
+    assert "seharusnya Selasa, 17 Maret 2026 pukul 11.00 WIB" in sent[2].text
     assert result.sent == 3
     assert result.late == 3
     assert result.cancelled == 2  # Bintan's triage reminders: its case is closed
@@ -101,24 +105,24 @@ async def test_a_crash_mid_batch_rolls_back_and_the_next_sweep_sends_each_once(
     for _ in range(3):
         await _open(world, "riau-penyerahan-anak-lansia", "dinsos-riau")
     world.clock.set(T0 + timedelta(hours=2))
-    real_mark_sent = reminder_rows.mark_sent
+    real_enqueue = sweep_module.enqueue
     calls = 0
 
     async def crash_on_fourth(
-        session: AsyncSession, reminder_id: int, now: datetime, *, late: bool
-    ) -> None:
+        session: AsyncSession, message: OutboundMessage, now: datetime, **kwargs: Any
+    ) -> OutboxMessage:
         nonlocal calls
         calls += 1
         if calls == 4:
             raise RuntimeError("worker died")
-        await real_mark_sent(session, reminder_id, now, late=late)
+        return await real_enqueue(session, message, now, **kwargs)
 
-    monkeypatch.setattr(reminder_rows, "mark_sent", crash_on_fourth)
+    monkeypatch.setattr(sweep_module, "enqueue", crash_on_fourth)
     with pytest.raises(RuntimeError):
         await world.sweep.run_once()
     async with db_sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
-    monkeypatch.setattr(reminder_rows, "mark_sent", real_mark_sent)
+    monkeypatch.setattr(sweep_module, "enqueue", real_enqueue)
     await world.sweep.run_once()
     sent = await world.new_messages()
     # 3 acknowledgments + 3 x (group + supervisor) triage, each exactly once.

@@ -140,6 +140,8 @@ class ReminderSweep:
         result = SweepResult()
         loaded = await _Loaded.load(session, rows)
         cancelled: list[int] = []
+        sent: dict[bool, list[int]] = {True: [], False: []}
+        outgoing: list[tuple[OutboundMessage, str, int | None]] = []
         for row in rows:
             ctx = self._context(row, loaded)
             recipients = (
@@ -152,19 +154,29 @@ class ReminderSweep:
             unassigned = row.audience == Audience.OFFICER.value and ctx.officer is None
             for recipient in recipients:
                 message = self._message(ctx, recipient, now, late=late, unassigned=unassigned)
-                await enqueue(
-                    session,
-                    message,
-                    now,
-                    dedup_key=f"reminder:{row.id}:{recipient.channel}:{recipient.chat_id}",
-                    case_id=ctx.case.id if ctx.case is not None else None,
-                )
-                result.messages += 1
-            await reminder_rows.mark_sent(session, row.id, now, late=late)
+                dedup = f"reminder:{row.id}:{recipient.channel}:{recipient.chat_id}"
+                outgoing.append((message, dedup, ctx.case.id if ctx.case is not None else None))
+            sent[late].append(row.id)
             result.sent += 1
             result.late += int(late)
             result.sent_ids.append(row.id)
             await self._extend_chain(session, row, ctx, now)
+        # Queue chat by chat: `enqueue` locks each chat's sequence counter until commit, and
+        # taking those locks in one global order keeps two workers from deadlocking on
+        # PostgreSQL. The sort is stable, so one chat's messages keep their due-time order.
+        outgoing.sort(key=lambda item: (item[0].channel, item[0].chat_id))
+        for message, dedup, case_id in outgoing:
+            await enqueue(session, message, now, dedup_key=dedup, case_id=case_id)
+        result.messages += len(outgoing)
+        for late, ids in sent.items():
+            if ids:
+                await session.execute(
+                    update(Reminder)
+                    .where(Reminder.id.in_(ids))
+                    .values(
+                        status="sent", sent_at=now, late=late, claimed_by=None, claimed_until=None
+                    )
+                )
         if cancelled:
             await session.execute(
                 update(Reminder)
