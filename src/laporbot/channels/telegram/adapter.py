@@ -11,9 +11,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
-from laporbot.channels.base import RawUpdate, SendResult
+from laporbot.channels.base import ChannelAdapter, RawUpdate, SendResult
 from laporbot.channels.telegram.common import (
     ParsedCallback,
     ParsedMessage,
@@ -177,3 +177,10 @@ class TelegramAdapter(ABC):
     @abstractmethod
     async def _answer_callback(self, query_id: str, text: str | None) -> None:
         """answerCallbackQuery."""
+
+
+if TYPE_CHECKING:
+
+    def _is_a_channel_adapter(adapter: TelegramAdapter) -> ChannelAdapter:
+        # mypy checks here that every Telegram backend satisfies the channel interface
+        return adapter
