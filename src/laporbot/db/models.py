@@ -305,6 +305,8 @@ class OutboxMessage(Base):
     __table_args__ = (
         UniqueConstraint("channel", "chat_id", "seq"),
         Index(None, "status", "next_attempt_at"),
+        # "Is an earlier message of this chat unsent?" without reading the chat's sent history.
+        Index(None, "channel", "chat_id", "status", "seq"),
         Index(None, "case_id"),
     )
 
