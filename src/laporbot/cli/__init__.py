@@ -26,3 +26,4 @@ def settings_of(ctx: click.Context) -> Settings:
 # Areas add their command groups here, one import each.
 from laporbot.cli import db as _db  # noqa: E402,F401
 from laporbot.cli import standards as _standards  # noqa: E402,F401
+from laporbot.cli import flows as _flows  # noqa: E402,F401
