@@ -527,3 +527,20 @@ async def test_webhook_mode_with_secret_and_redelivery(
 
 def test_header_name_is_telegrams() -> None:
     assert SECRET_HEADER == "X-Telegram-Bot-Api-Secret-Token"
+
+
+async def test_split_outbound_pieces_each_take_one_call(
+    adapter: TelegramAdapter, api: BotApiEmulator
+) -> None:
+    chat = api.add_user()
+    text = "\n\n".join(" ".join(["kata"] * 700) for _ in range(3))
+    message = text_message(str(chat), text, buttons=(Button("ok", "Baik"),))
+    pieces = adapter.split_outbound(message)
+    assert len(pieces) == 3
+    assert [p.buttons for p in pieces] == [(), (), (Button("ok", "Baik"),)]
+    ids = []
+    for piece in pieces:
+        assert len(adapter.parts(piece)) == 1
+        ids += (await adapter.send(piece)).platform_message_ids
+    assert [m["text"] for m in api.sent(chat)] == [p.text for p in pieces]
+    assert len(ids) == 3

@@ -220,3 +220,15 @@ def test_location_label_comes_from_the_catalog(tmp_path: Path) -> None:
         catalog_text(locales, "id", "telegram.no_such_message")
     with pytest.raises(CatalogError):
         catalog_text(tmp_path, "id", "telegram.share_location")
+
+
+def test_webhook_secret_setting_or_derived() -> None:
+    from laporbot.channels.telegram.webhook import webhook_secret
+
+    assert webhook_secret(Settings(telegram_token="1:x")) == derive_secret("1:x")
+    configured = Settings(telegram_token="1:x", telegram_webhook_secret="mine_1")
+    assert webhook_secret(configured) == "mine_1"
+    with pytest.raises(ConfigError):
+        webhook_secret(Settings())
+    with pytest.raises(ConfigError):
+        webhook_secret(Settings(telegram_token="1:x", telegram_webhook_secret="not ok"))

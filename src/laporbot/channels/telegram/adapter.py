@@ -9,7 +9,7 @@ the calls of a send and mapping the answer stay here, identical for both.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
@@ -96,8 +96,17 @@ class TelegramAdapter(ABC):
             ids.append(str(await self._perform(step)))
         return SendResult(platform_message_ids=tuple(ids))
 
+    def split_outbound(self, message: OutboundMessage) -> list[OutboundMessage]:
+        """`message` as messages that each take exactly one Bot API call, in order.
+
+        `send` of a long message makes several calls; if one fails half-way, retrying the
+        whole message would repeat the parts already delivered. An outbox that stores these
+        pieces as separate rows retries only what was not delivered.
+        """
+        return [_step_message(message, step) for step in self.parts(message)]
+
     def parts(self, message: OutboundMessage) -> list[SendStep]:
-        """The Bot API calls `send(message)` makes, in order (for callers that track parts)."""
+        """The Bot API calls `send(message)` makes, in order."""
         return plan_send(message, location_label=self._location_label)
 
     async def answer_callback(self, update: RawUpdate, text: str | None = None) -> bool:
@@ -177,6 +186,17 @@ class TelegramAdapter(ABC):
     @abstractmethod
     async def _answer_callback(self, query_id: str, text: str | None) -> None:
         """answerCallbackQuery."""
+
+
+def _step_message(message: OutboundMessage, step: SendStep) -> OutboundMessage:
+    return replace(
+        message,
+        text=step.text,
+        buttons=step.buttons,
+        request_location=step.request_location,
+        photo=step.photo,
+        edit_of=str(step.edit_of) if step.edit_of is not None else None,
+    )
 
 
 if TYPE_CHECKING:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from laporbot.channels.telegram.adapter import TelegramAdapter
 from laporbot.errors import ConfigError
+from laporbot.settings import Settings
 
 #: The header Telegram sends with every webhook delivery when a secret was set.
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -49,6 +50,19 @@ def derive_secret(token: str) -> str:
     """A webhook secret derived from the bot token: stable across restarts, unguessable without
     the token, so a deployer need not invent one (`LAPORBOT_TELEGRAM_WEBHOOK_SECRET` wins)."""
     return hmac.new(token.encode("utf-8"), b"laporbot-telegram-webhook", hashlib.sha256).hexdigest()
+
+
+def webhook_secret(settings: Settings) -> str:
+    """The secret to register and to expect: the configured one, else one derived from the
+    token (raises `ConfigError` if there is no token)."""
+    if settings.telegram_webhook_secret is not None:
+        secret = settings.telegram_webhook_secret.get_secret_value()
+    elif settings.telegram_token is not None:
+        secret = derive_secret(settings.telegram_token.get_secret_value())
+    else:
+        raise ConfigError("Telegram needs LAPORBOT_TELEGRAM_TOKEN")
+    check_secret_shape(secret)
+    return secret
 
 
 def check_secret_shape(secret: str) -> None:
