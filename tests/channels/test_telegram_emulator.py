@@ -164,3 +164,56 @@ async def test_send_location_photo_and_files(http: ClientSession, api: BotApiEmu
     assert (status, body["result"]["caption"]) == (200, "c")
     with pytest.raises(LookupError):
         api.press_button(chat, body["result"]["message_id"], "no-such-button")
+
+
+async def test_a_second_poller_ends_the_first_with_a_conflict(
+    http: ClientSession, api: BotApiEmulator
+) -> None:
+    first = asyncio.create_task(call(http, api, "getUpdates", timeout=10))
+    await asyncio.sleep(0.05)
+    second = asyncio.create_task(call(http, api, "getUpdates", timeout=10))
+    status, body = await asyncio.wait_for(first, timeout=2)
+    assert status == 409
+    assert "terminated by other getUpdates request" in body["description"]
+    api.send_text(api.add_user(), "halo")
+    status, body = await asyncio.wait_for(second, timeout=2)
+    assert (status, len(body["result"])) == (200, 1)
+
+
+async def test_edit_reply_markup_and_press_the_new_button(
+    http: ClientSession, api: BotApiEmulator
+) -> None:
+    chat = api.add_user()
+    first = {"inline_keyboard": [[{"text": "Ambil", "callback_data": "claim"}]]}
+    _status, body = await call(
+        http, api, "sendMessage", chat_id=chat, text="Kasus", reply_markup=first
+    )
+    message_id = body["result"]["message_id"]
+    second = {"inline_keyboard": [[{"text": "Selesai", "callback_data": "done"}]]}
+    status, body = await call(
+        http,
+        api,
+        "editMessageReplyMarkup",
+        chat_id=chat,
+        message_id=message_id,
+        reply_markup=second,
+    )
+    assert (status, body["result"]["reply_markup"]) == (200, second)
+    status, body = await call(
+        http,
+        api,
+        "editMessageReplyMarkup",
+        chat_id=chat,
+        message_id=message_id,
+        reply_markup=second,
+    )
+    assert status == 400
+    assert body["description"].startswith("Bad Request: message is not modified")
+    with pytest.raises(LookupError):
+        api.press_button(chat, message_id, "claim")  # that button is gone
+    update = api.press_button(chat, message_id, "done")
+    query = update["callback_query"]
+    assert query["message"]["reply_markup"] == second
+    status, _body = await call(http, api, "answerCallbackQuery", callback_query_id=query["id"])
+    assert status == 200
+    assert api.answered_callbacks == {query["id"]: {"text": None, "show_alert": False}}

@@ -293,6 +293,7 @@ class BotApiEmulator:
         self._windows: dict[tuple[str, int], deque[float]] = defaultdict(deque)
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         self._new_update = asyncio.Event()
+        self._poll_generation = 0
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._client: ClientSession | None = None
@@ -544,10 +545,28 @@ class BotApiEmulator:
         if offset is not None and offset > 0:
             # confirming: every update below the offset is forgotten
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
-        if not self._updates and timeout > 0 and not self._closing:
+        # a newer getUpdates ends an older long poll with 409, as on Telegram: two pollers of
+        # one bot are a deployment mistake worth seeing in tests and benchmarks
+        self._poll_generation += 1
+        mine = self._poll_generation
+        self._wake()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self._updates and not self._closing:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
             event = self._new_update
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), timeout=timeout)
+            try:
+                await asyncio.wait_for(event.wait(), timeout=remaining)
+            except TimeoutError:
+                break
+            if self._poll_generation != mine:
+                raise ApiError(
+                    409,
+                    "Conflict: terminated by other getUpdates request; make sure that only one "
+                    "bot instance is running",
+                )
         return self._updates[:limit]
 
     async def _api_setwebhook(self, params: _Params) -> Any:

@@ -90,7 +90,8 @@ class PtbTelegramAdapter(TelegramAdapter):
     def __init__(self, token: str, api_url: str, *, clock: Clock, location_label: str) -> None:
         super().__init__(clock=clock, location_label=location_label)
         base = api_url.rstrip("/")
-        self._request = HTTPXRequest(connection_pool_size=8)
+        # room for an outbox sending to many chats at once (Telegram allows 30 a second)
+        self._request = HTTPXRequest(connection_pool_size=32)
         self._updates_request = _RawKeepingRequest(connection_pool_size=1)
         self._bot = Bot(
             token,
