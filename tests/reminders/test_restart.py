@@ -3,9 +3,9 @@ those that no longer apply are cancelled; a crash mid-batch sends nothing twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from laporbot.db.cases import create_case
 from laporbot.db.engine import create_engine_for_url, make_sessionmaker
 from laporbot.db.models import Case, OutboxMessage, Reminder
-from laporbot.messages import OutboundMessage
 from laporbot.reminders import sweep as sweep_module
+from laporbot.reminders.queue import Queued
 from laporbot.reminders.sweep import ReminderSweep
 from tests.db.support import copy_sqlite_template
 from tests.reminders.support import World, make_world, registry, translator, wib
@@ -105,24 +105,22 @@ async def test_a_crash_mid_batch_rolls_back_and_the_next_sweep_sends_each_once(
     for _ in range(3):
         await _open(world, "riau-penyerahan-anak-lansia", "dinsos-riau")
     world.clock.set(T0 + timedelta(hours=2))
-    real_enqueue = sweep_module.enqueue
-    calls = 0
+    real_enqueue_many = sweep_module.enqueue_many
 
-    async def crash_on_fourth(
-        session: AsyncSession, message: OutboundMessage, now: datetime, **kwargs: Any
-    ) -> OutboxMessage:
-        nonlocal calls
-        calls += 1
-        if calls == 4:
-            raise RuntimeError("worker died")
-        return await real_enqueue(session, message, now, **kwargs)
+    async def crash_after_queueing(
+        session: AsyncSession, items: Sequence[Queued], now: datetime
+    ) -> int:
+        await real_enqueue_many(session, items, now)
+        raise RuntimeError("worker died after queueing, before committing")
 
-    monkeypatch.setattr(sweep_module, "enqueue", crash_on_fourth)
+    monkeypatch.setattr(sweep_module, "enqueue_many", crash_after_queueing)
     with pytest.raises(RuntimeError):
         await world.sweep.run_once()
     async with db_sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
-    monkeypatch.setattr(sweep_module, "enqueue", real_enqueue)
+        touched = select(func.count()).select_from(Reminder).where(Reminder.status != "pending")
+        assert await session.scalar(touched) == 0  # the claims rolled back too
+    monkeypatch.setattr(sweep_module, "enqueue_many", real_enqueue_many)
     await world.sweep.run_once()
     sent = await world.new_messages()
     # 3 acknowledgments + 3 x (group + supervisor) triage, each exactly once.

@@ -9,7 +9,8 @@ child's name, photo or address.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import lru_cache
 
 from babel.dates import format_timedelta
 
@@ -19,6 +20,23 @@ from laporbot.messages import Button
 from laporbot.standards.models import ServiceStandard
 
 SURVEY_SCORES = (1, 2, 3, 4)
+
+
+# Babel wording is the costly part of a text, and a sweep batch words the same due times over
+# and over (every reminder of a case names its deadline): remember recent ones.
+@lru_cache(maxsize=4096)
+def _due(translator: Translator, lang: str, at: datetime, zone: str) -> str:
+    return translator.due(lang, at, zone)
+
+
+@lru_cache(maxsize=4096)
+def _relative(translator: Translator, lang: str, delta: timedelta) -> str:
+    return translator.relative(lang, delta)
+
+
+@lru_cache(maxsize=4096)
+def _elapsed(lang: str, delta: timedelta) -> str:
+    return format_timedelta(delta, locale=lang)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +112,8 @@ def render(
     params: dict[str, object] = {"number": ctx.number, "office": office_override or ctx.office}
     due = ctx.due
     if due is not None:
-        params["due"] = translator.due(lang, due, ctx.time_zone)
-        params["relative"] = translator.relative(lang, due - now)
+        params["due"] = _due(translator, lang, due, ctx.time_zone)
+        params["relative"] = _relative(translator, lang, due - now)
     if ctx.case is not None:
         case = ctx.case
         category = f"reminders.category.{case.category}"
@@ -111,8 +129,8 @@ def render(
             if case.priority == 0
             else translator.text(lang, "reminders.priority.routine", priority=case.priority)
         )
-        params["received"] = translator.due(lang, case.received_at, ctx.time_zone)
-        params["elapsed"] = format_timedelta(now - case.received_at, locale=lang)
+        params["received"] = _due(translator, lang, case.received_at, ctx.time_zone)
+        params["elapsed"] = _elapsed(lang, now - case.received_at)
         step_index = reminder.payload.get("step")
         step, steps, title = _steps(ctx, step_index if isinstance(step_index, int) else None)
         params.update(step=step, steps=steps, step_title=title)
@@ -129,7 +147,7 @@ def render(
     if unassigned:
         text += "\n" + translator.text(lang, "reminders.unassigned_note")
     if late:
-        scheduled = translator.due(lang, reminder.due_at, ctx.time_zone)
+        scheduled = _due(translator, lang, reminder.due_at, ctx.time_zone)
         text += "\n" + translator.text(lang, "reminders.late_note", scheduled=scheduled)
     return text
 

@@ -35,12 +35,12 @@ from laporbot.db.models import (
     OfficerGroup,
     Reminder,
 )
-from laporbot.db.outbox import enqueue
 from laporbot.errors import NotFound
 from laporbot.i18n import Translator
 from laporbot.messages import Button, Channel, OutboundMessage
 from laporbot.reminders.planner import next_occurrence
 from laporbot.reminders.plans import Audience, parse_offset
+from laporbot.reminders.queue import Queued, enqueue_many
 from laporbot.reminders.render import Context, render, survey_buttons
 from laporbot.reminders.service import CLOSED_CASE_STATUSES, split_kind
 from laporbot.settings import Settings
@@ -141,7 +141,7 @@ class ReminderSweep:
         loaded = await _Loaded.load(session, rows)
         cancelled: list[int] = []
         sent: dict[bool, list[int]] = {True: [], False: []}
-        outgoing: list[tuple[OutboundMessage, str, int | None]] = []
+        outgoing: list[Queued] = []
         for row in rows:
             ctx = self._context(row, loaded)
             recipients = (
@@ -155,18 +155,14 @@ class ReminderSweep:
             for recipient in recipients:
                 message = self._message(ctx, recipient, now, late=late, unassigned=unassigned)
                 dedup = f"reminder:{row.id}:{recipient.channel}:{recipient.chat_id}"
-                outgoing.append((message, dedup, ctx.case.id if ctx.case is not None else None))
+                case_id = ctx.case.id if ctx.case is not None else None
+                outgoing.append(Queued(message, dedup, case_id))
             sent[late].append(row.id)
             result.sent += 1
             result.late += int(late)
             result.sent_ids.append(row.id)
             await self._extend_chain(session, row, ctx, now)
-        # Queue chat by chat: `enqueue` locks each chat's sequence counter until commit, and
-        # taking those locks in one global order keeps two workers from deadlocking on
-        # PostgreSQL. The sort is stable, so one chat's messages keep their due-time order.
-        outgoing.sort(key=lambda item: (item[0].channel, item[0].chat_id))
-        for message, dedup, case_id in outgoing:
-            await enqueue(session, message, now, dedup_key=dedup, case_id=case_id)
+        await enqueue_many(session, outgoing, now)
         result.messages += len(outgoing)
         for late, ids in sent.items():
             if ids:
