@@ -192,6 +192,8 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     """
     if limit < 1:
         raise ValueError("limit must be positive")
+    if not text.strip():
+        return [""]  # nothing to send; `plan_send` refuses it with a clear reason
     parts: list[str] = []
     rest = text
     while telegram_length(rest) > limit:
@@ -204,12 +206,13 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
                 cut, skip = at, len(separator)
                 break
         if cut == -1:
-            cut, skip = len(window), 0
+            # no blank to cut at; a character wider than the limit still goes out alone
+            cut, skip = max(1, len(window)), 0
         parts.append(rest[:cut].rstrip())
         rest = rest[cut + skip :].lstrip("\n ")
     if rest.strip() or not parts:
         parts.append(rest)
-    return [part for part in parts if part] or [text]
+    return [part for part in parts if part]
 
 
 def check_callback_data(button_id: str) -> None:
