@@ -290,6 +290,15 @@ async def test_outbox_enqueue_with_a_dedup_key_is_idempotent(store: Store) -> No
     assert other.seq == first.seq + 1
 
 
+async def test_outbox_concurrent_enqueues_to_one_chat_get_distinct_seqs(store: Store) -> None:
+    async def enqueue(n: int) -> int:
+        async with store.sessionmaker() as session, session.begin():
+            return (await outbox.enqueue(session, _message("A", f"m{n}"), NOW)).seq
+
+    seqs = await asyncio.gather(*(enqueue(n) for n in range(10)))
+    assert sorted(seqs) == list(range(1, 11))
+
+
 async def test_outbox_concurrent_senders_send_each_message_once_in_chat_order(
     store: Store,
 ) -> None:
@@ -473,6 +482,20 @@ async def test_one_active_session_per_user(store: Store) -> None:
         ("ended", {"category": "anak_terlantar"}),
         ("active", {}),
     ]
+
+
+async def test_two_workers_starting_a_session_for_one_user_leave_one_active(
+    store: Store,
+) -> None:
+    async def start() -> bool:
+        try:
+            async with store.sessionmaker() as session, session.begin():
+                await sessions.save(session, _conversation("u1"))
+        except IntegrityError:
+            return False
+        return True
+
+    assert sorted(await asyncio.gather(start(), start(), start())) == [False, False, True]
 
 
 # --- reminders --------------------------------------------------------------------------------
