@@ -544,3 +544,129 @@ async def test_split_outbound_pieces_each_take_one_call(
         ids += (await adapter.send(piece)).platform_message_ids
     assert [m["text"] for m in api.sent(chat)] == [p.text for p in pieces]
     assert len(ids) == 3
+
+
+def _payloads(api: BotApiEmulator) -> list[dict[str, object]]:
+    """Updates of many shapes, made by the emulator plus a few written by hand."""
+    citizen = api.add_user(first_name="Sari", language_code="id")
+    officer = api.add_user(first_name="Budi", language_code=None)
+    group = api.add_group("Dinsos")
+    bot_message = {
+        "message_id": 5,
+        "from": api.bot_user,
+        "chat": {"id": citizen, "type": "private", "first_name": "Sari"},
+        "date": 1795000000,
+        "text": "Pilih",
+        "reply_markup": {"inline_keyboard": [[{"text": "A", "callback_data": "a"}]]},
+    }
+    chat = {"id": citizen, "type": "private", "first_name": "Sari"}
+    sender = {"id": citizen, "is_bot": False, "first_name": "Sari", "language_code": "id"}
+    return [
+        api.send_text(citizen, "halo"),
+        api.send_text(citizen, "/start report"),
+        api.send_text(group, "/kasus@LaporTestBot", user_id=officer),
+        api.send_text(group, "catatan", user_id=officer),
+        api.send_location(citizen, -8.1, 113.2),
+        api.send_photo(citizen, b"x"),
+        api.send_photo(citizen, b"y", caption="foto"),
+        {
+            "update_id": 1,
+            "callback_query": {
+                "id": "77",
+                "from": sender,
+                "chat_instance": "1",
+                "data": "a",
+                "message": bot_message,
+            },
+        },
+        # the message under the button is too old to show: Telegram sends it with date 0
+        {
+            "update_id": 2,
+            "callback_query": {
+                "id": "78",
+                "from": sender,
+                "chat_instance": "1",
+                "data": "b",
+                "message": {"chat": chat, "message_id": 4, "date": 0},
+            },
+        },
+        # a button on an inline-mode message: no chat to answer in
+        {
+            "update_id": 3,
+            "callback_query": {
+                "id": "79",
+                "from": sender,
+                "chat_instance": "1",
+                "data": "c",
+                "inline_message_id": "AAA",
+            },
+        },
+        {
+            "update_id": 4,
+            "message": {
+                "message_id": 9,
+                "from": sender,
+                "chat": chat,
+                "date": 1795000000,
+                "contact": {"phone_number": "+62811", "first_name": "Sari", "user_id": citizen},
+            },
+        },
+        {
+            "update_id": 5,
+            "channel_post": {
+                "message_id": 1,
+                "chat": {"id": -100, "type": "channel", "title": "C"},
+                "date": 1795000000,
+                "text": "x",
+            },
+        },
+        {
+            "update_id": 6,
+            "edited_message": {
+                "message_id": 9,
+                "from": sender,
+                "chat": chat,
+                "date": 1795000000,
+                "edit_date": 1795000100,
+                "text": "x",
+            },
+        },
+    ]
+
+
+async def test_both_backends_translate_every_shape_alike(api: BotApiEmulator) -> None:
+    adapters = [
+        make_telegram_adapter(
+            Settings(telegram_token=api.token, telegram_backend=backend, telegram_api_url=api.url),
+            clock=FixedClock(NOW),
+        )
+        for backend in ("aiogram", "ptb")
+    ]
+    try:
+        payloads = _payloads(api)
+        results = [
+            [adapter.translate(adapter.split(body)[0]) for body in payloads]  # type: ignore[arg-type]
+            for adapter in adapters
+        ]
+        assert results[0] == results[1]
+        kinds = [[m.kind for m in messages] for messages in results[0]]
+        assert kinds == [
+            ["text"],
+            ["command"],
+            ["command"],
+            ["text"],
+            ["location"],
+            ["photo"],
+            ["photo"],
+            ["choice"],
+            ["choice"],
+            [],
+            [],
+            [],
+            [],
+        ]
+        inaccessible = results[0][8][0]
+        assert (inaccessible.choice, inaccessible.reply_to) == ("b", "4")
+    finally:
+        for adapter in adapters:
+            await adapter.close()
