@@ -24,6 +24,8 @@ def settings_of(ctx: click.Context) -> Settings:
 
 
 # Areas add their command groups here, one import each.
+from laporbot.cli import cases as _cases  # noqa: E402,F401
+from laporbot.cli import chat as _chat  # noqa: E402,F401
 from laporbot.cli import db as _db  # noqa: E402,F401
-from laporbot.cli import standards as _standards  # noqa: E402,F401
 from laporbot.cli import flows as _flows  # noqa: E402,F401
+from laporbot.cli import standards as _standards  # noqa: E402,F401

@@ -1,0 +1,492 @@
+"""The application layer of citizen conversations: runs the engine and applies its effects.
+
+One `Intake` per process (`Intake.from_settings(settings)`), shared by every channel:
+
+    intake = Intake.from_settings(settings)
+    async with sessionmaker() as db, db.begin():
+        replies = await intake.handle_inbound(db, inbound, now)   # also queued in the outbox
+    async with sessionmaker() as db, db.begin():
+        await intake.handle_timeouts(db, now)                     # nudges and expiries
+
+Both run inside the caller's transaction and never commit: the session's new state, any case
+or complaint opened, its deadlines and reminders, and the outbox rows of the replies are stored
+together or not at all. The engine (`laporbot.flows`) decides; this module only looks things
+up and writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from laporbot.db import agencies as agency_rows
+from laporbot.db import cases as case_rows
+from laporbot.db import complaints as complaint_rows
+from laporbot.db import contacts as contact_rows
+from laporbot.db import outbox
+from laporbot.db import sessions as session_rows
+from laporbot.db.models import Case, Complaint, Contact, ConversationSession
+from laporbot.db.numbers import COMPLAINT_PREFIX
+from laporbot.errors import NotFound
+from laporbot.flows import (
+    Action,
+    ActionResult,
+    Effect,
+    EndSession,
+    FileComplaint,
+    Flows,
+    ListOffices,
+    LookUpCase,
+    MessageResume,
+    OpenCase,
+    Resume,
+    Send,
+    Session,
+    step,
+)
+from laporbot.flows.loader import load_from_settings
+from laporbot.flows.session import ExpiryResume, NudgeResume
+from laporbot.messages import Channel, InboundMessage, OutboundMessage
+from laporbot.reminders.service import ReminderService
+from laporbot.settings import Settings
+from laporbot.standards import Agency, ServiceStandard, StandardsRegistry, load_registry
+
+CaseHook = Callable[[AsyncSession, Case, datetime], Awaitable[None]]
+ComplaintHook = Callable[[AsyncSession, Complaint, datetime], Awaitable[None]]
+
+_TIMEOUT_BATCH = 200
+
+
+@dataclass(slots=True)
+class _Conversation:
+    """Who the effects are for: the contact and where replies go."""
+
+    channel: Channel
+    chat_id: str
+    contact: Contact
+
+
+@dataclass
+class Intake:
+    """Runs citizen conversations against the database.
+
+    `case_hooks` / `complaint_hooks` run after a case is opened / a complaint filed, in the
+    same transaction (e.g. the officers' triage notification).
+    """
+
+    flows: Flows
+    registry: StandardsRegistry
+    reminders: ReminderService | None = None
+    case_hooks: list[CaseHook] = field(default_factory=list)
+    complaint_hooks: list[ComplaintHook] = field(default_factory=list)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Intake:
+        """Flows, catalogs and standards from the configured folders (checked at load)."""
+        registry = load_registry(settings.standards_dir)
+        return cls(load_from_settings(settings), registry, ReminderService(registry))
+
+    # -- entry points ------------------------------------------------------------------
+
+    async def handle_inbound(
+        self, db: AsyncSession, inbound: InboundMessage, now: datetime
+    ) -> list[OutboundMessage]:
+        """Run one citizen message through their conversation; returns the replies.
+
+        Inside the caller's transaction (no commit): records the contact, resumes or starts the
+        session, applies the engine's effects (open a case, file a complaint, look one up),
+        saves the session and queues every reply in the outbox (dedup key per inbound message
+        and reply index, so a replayed update queues nothing twice).
+        """
+        contact = await contact_rows.touch(
+            db,
+            channel=inbound.channel,
+            platform_user_id=inbound.user_id,
+            chat_id=inbound.chat_id,
+            now=now,
+        )
+        who = _Conversation(inbound.channel, inbound.chat_id, contact)
+        row = await session_rows.load_active(db, inbound.channel, inbound.user_id)
+        if row is not None and row.expires_at is not None and row.expires_at <= now:
+            # Lapsed before the sweep saw it: the citizen starts fresh, silently.
+            await session_rows.end(db, row, now, "expired")
+            row = None
+        current = _session_of(row) if row is not None else None
+        locale = contact.locale or inbound.language_hint
+        session, effects = step(self.flows, current, MessageResume(inbound), now, locale=locale)
+        replies = await self._apply(db, who, session, effects, now)
+        final, messages = replies
+        await self._store(db, who, row, inbound.user_id, final, now)
+        key = f"in:{inbound.channel}:{inbound.platform_id}"
+        for index, message in enumerate(messages):
+            await outbox.enqueue(db, message, now, dedup_key=f"{key}:{index}")
+        return messages
+
+    async def handle_timeouts(self, db: AsyncSession, now: datetime) -> list[OutboundMessage]:
+        """Nudge the sessions idle for `session_nudge_minutes` and expire those idle for
+        `session_idle_minutes`; returns (and queues) the messages. Call from a periodic sweep,
+        inside a transaction; at most a batch of sessions per call."""
+        rows = (
+            await db.scalars(
+                select(ConversationSession)
+                .where(
+                    ConversationSession.status == "active",
+                    or_(
+                        ConversationSession.nudge_at <= now,
+                        ConversationSession.expires_at <= now,
+                    ),
+                )
+                .order_by(ConversationSession.id)
+                .limit(_TIMEOUT_BATCH)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        sent: list[OutboundMessage] = []
+        for row in rows:
+            expired = row.expires_at is not None and row.expires_at <= now
+            resume: Resume = ExpiryResume() if expired else NudgeResume()
+            key = (
+                f"timeout:{row.id}:{'expiry' if expired else 'nudge'}:{row.updated_at.isoformat()}"
+            )
+            contact = await db.scalar(
+                select(Contact).where(
+                    Contact.channel == row.channel, Contact.platform_user_id == row.user_id
+                )
+            )
+            if contact is None:  # the person was erased; nothing to tell
+                await session_rows.end(db, row, now, "expired")
+                continue
+            channel: Channel = _channel(row.channel)
+            who = _Conversation(channel, row.chat_id, contact)
+            session, effects = step(self.flows, _session_of(row), resume, now)
+            final, messages = await self._apply(db, who, session, effects, now)
+            await self._store(db, who, row, row.user_id, final, now)
+            for index, message in enumerate(messages):
+                await outbox.enqueue(db, message, now, dedup_key=f"{key}:{index}")
+            sent.extend(messages)
+        return sent
+
+    # -- effects -----------------------------------------------------------------------
+
+    async def _apply(
+        self,
+        db: AsyncSession,
+        who: _Conversation,
+        session: Session | None,
+        effects: list[Effect],
+        now: datetime,
+    ) -> tuple[Session | None, list[OutboundMessage]]:
+        messages: list[OutboundMessage] = []
+        pending = list(effects)
+        while pending:
+            effect = pending.pop(0)
+            if isinstance(effect, Send):
+                messages.append(
+                    OutboundMessage(
+                        channel=who.channel,
+                        chat_id=who.chat_id,
+                        text=effect.text,
+                        buttons=effect.buttons,
+                        request_location=effect.request_location,
+                    )
+                )
+            elif isinstance(effect, EndSession):
+                continue
+            else:
+                outcome = await self._act(db, who, effect, now)
+                session, pending = step(self.flows, session, ActionResult(outcome), now)
+        return session, messages
+
+    async def _act(
+        self, db: AsyncSession, who: _Conversation, action: Action, now: datetime
+    ) -> dict[str, Any]:
+        if isinstance(action, OpenCase):
+            return await self.open_case(db, who.contact, action, now)
+        if isinstance(action, FileComplaint):
+            return await self.file_complaint(db, who.contact, action, now)
+        if isinstance(action, LookUpCase):
+            return await self.look_up(db, who.contact, action.number)
+        if isinstance(action, ListOffices):
+            return {"offices": [_office(agency) for agency in self.registry.agencies]}
+        raise TypeError(f"unknown action {action!r}")
+
+    async def _store(
+        self,
+        db: AsyncSession,
+        who: _Conversation,
+        row: ConversationSession | None,
+        user_id: str,
+        session: Session | None,
+        now: datetime,
+    ) -> None:
+        if session is None:
+            return
+        if who.contact.locale != session.locale:
+            who.contact.locale = session.locale
+        if row is None:
+            if session.status != "active":
+                return
+            row = ConversationSession(
+                channel=who.channel,
+                user_id=user_id,
+                chat_id=who.chat_id,
+                started_at=now,
+            )
+        row.chat_id = who.chat_id
+        row.flow = session.flow
+        row.step = session.step
+        row.locale = session.locale
+        row.answers = session.answers
+        row.state = session.state
+        row.nudge_at = session.nudge_at
+        row.expires_at = session.expires_at
+        row.updated_at = now
+        if session.status == "active":
+            await session_rows.save(db, row)
+        else:
+            await session_rows.save(db, row)
+            await session_rows.end(db, row, now, session.status)
+
+    # -- actions -----------------------------------------------------------------------
+
+    def _agency_for(
+        self, category: str | None, kabupaten: str | None, kecamatan: str | None, **near: Any
+    ) -> tuple[Agency | None, bool]:
+        """The office for a place (served) or the nearest matching one (not served)."""
+        for wanted in (category, None):
+            if kabupaten:
+                match = self.registry.find_agency_for_area(
+                    kabupaten, kecamatan, category=wanted, province=kabupaten, **near
+                )
+                if match.agency is not None:
+                    return match.agency, match.served
+            elif near.get("lat") is not None:
+                nearest = self.registry.nearest_agency(near["lat"], near["lon"], wanted)
+                if nearest is not None:
+                    return nearest[0], False
+        return None, False
+
+    async def _ensure_agency(self, db: AsyncSession, agency: Agency) -> None:
+        await agency_rows.sync_agencies(db, [(agency.code, agency.name, agency.time_zone)])
+
+    async def open_case(
+        self, db: AsyncSession, contact: Contact, action: OpenCase, now: datetime
+    ) -> dict[str, Any]:
+        """Open a case under the right office's standard; the outcome the report flow words."""
+        if not action.consent:
+            return {"status": "no_consent"}
+        place = action.location
+        agency, served = self._agency_for(
+            action.category,
+            place.get("kabupaten"),
+            place.get("kecamatan"),
+            lat=place.get("latitude"),
+            lon=place.get("longitude"),
+        )
+        if agency is None:
+            return {"status": "no_office"}
+        standard = _standard_for(self.registry, agency, action.category)
+        await self._ensure_agency(db, agency)
+        if contact.consent_at is None:
+            contact.consent_at = now
+        if action.phone and not action.anonymous:
+            contact.phone = action.phone
+        due = self.registry.due(standard.code, now)
+        case = await case_rows.create_case(
+            db,
+            agency_code=agency.code,
+            standard_code=standard.code,
+            category=action.category,
+            locale=action.locale,
+            received_at=now,
+            priority=action.priority,
+            status="new",
+            current_step=0,
+            track=standard.procedure[0].name,
+            kabupaten=place.get("kabupaten"),
+            kecamatan=place.get("kecamatan"),
+            address=place.get("address"),
+            latitude=place.get("latitude"),
+            longitude=place.get("longitude"),
+            subject=dict(action.subject),
+            photo_ref=action.photo_ref,
+            reporter_contact_id=contact.id,
+            anonymous=action.anonymous,
+            due_at=due,
+            details={"served": served, "channel": contact.channel},
+        )
+        await case_rows.append_event(
+            db,
+            case.id,
+            at=now,
+            actor_kind="citizen",
+            kind="opened",
+            data={"priority": action.priority, "served": served, "standard": standard.code},
+        )
+        if self.reminders is not None:
+            await self.reminders.on_case_opened(db, case, now)
+        for hook in self.case_hooks:
+            await hook(db, case, now)
+        return {
+            "status": "opened" if served else "unserved",
+            "number": case.number,
+            "agency_name": _office_name(agency),
+            "standard_title": standard.title,
+            "requirements": _requirements(standard),
+            "contacts": _contacts(agency),
+            "due_at": (case.due_at or due).isoformat(),
+            "time_zone": agency.time_zone,
+        }
+
+    async def file_complaint(
+        self, db: AsyncSession, contact: Contact, action: FileComplaint, now: datetime
+    ) -> dict[str, Any]:
+        """File a complaint with the office of the case or of the area named."""
+        if not action.consent:
+            return {"status": "no_consent"}
+        case: Case | None = None
+        agency: Agency | None = None
+        if action.about_case:
+            try:
+                case = await case_rows.get_case(db, action.about_case.strip().upper())
+                agency = self.registry.agency(case.agency_code)
+            except NotFound:
+                case = None
+        if agency is None and action.about_area:
+            agency, _ = self._agency_for(None, action.about_area, None)
+        if agency is None:
+            return {"status": "no_office"}
+        await self._ensure_agency(db, agency)
+        if contact.consent_at is None:
+            contact.consent_at = now
+        if action.phone and not action.anonymous:
+            contact.phone = action.phone
+        about = action.about_case or action.about_area
+        complaint = await complaint_rows.create_complaint(
+            db,
+            agency_code=agency.code,
+            text=action.text,
+            locale=action.locale,
+            received_at=now,
+            about=about,
+            case_id=case.id if case is not None else None,
+            contact_id=contact.id,
+            anonymous=action.anonymous,
+            status="open",
+            due_at=_complaint_due(self.registry, agency, case, now),
+        )
+        if self.reminders is not None:
+            await self.reminders.on_complaint_filed(db, complaint, now)
+        for hook in self.complaint_hooks:
+            await hook(db, complaint, now)
+        due_at = complaint.due_at or _complaint_due(self.registry, agency, case, now)
+        return {
+            "status": "filed",
+            "number": complaint.number,
+            "agency_name": _office_name(agency),
+            "due_at": due_at.isoformat(),
+            "time_zone": agency.time_zone,
+        }
+
+    async def look_up(self, db: AsyncSession, contact: Contact, number: str) -> dict[str, Any]:
+        """A case or complaint by number, only when this contact filed it (else not found)."""
+        wanted = number.strip().upper()
+        if wanted.startswith(COMPLAINT_PREFIX):
+            complaint = await db.scalar(select(Complaint).where(Complaint.number == wanted))
+            if complaint is None or complaint.contact_id != contact.id:
+                return {"kind": "none"}
+            agency = self.registry.agency(complaint.agency_code)
+            return {
+                "kind": "complaint",
+                "number": complaint.number,
+                "state": complaint.status,
+                "agency_name": _office_name(agency),
+                "due_at": complaint.due_at.isoformat() if complaint.due_at else None,
+                "time_zone": agency.time_zone,
+            }
+        case = await db.scalar(select(Case).where(Case.number == wanted))
+        if case is None or case.reporter_contact_id != contact.id:
+            return {"kind": "none"}
+        agency = self.registry.agency(case.agency_code)
+        return {
+            "kind": "case",
+            "number": case.number,
+            "state": case.status,
+            "step_title": _step_title(self.registry, case),
+            "agency_name": _office_name(agency),
+            "due_at": case.due_at.isoformat() if case.due_at else None,
+            "time_zone": agency.time_zone,
+        }
+
+
+def _channel(name: str) -> Channel:
+    if name not in ("telegram", "whatsapp", "web", "terminal"):
+        raise ValueError(f"unknown channel {name!r}")
+    return name  # type: ignore[return-value]
+
+
+def _session_of(row: ConversationSession) -> Session:
+    status = row.status if row.status in ("active", "ended", "expired") else "ended"
+    return Session(
+        flow=row.flow,
+        step=row.step,
+        locale=row.locale,
+        answers=dict(row.answers or {}),
+        state=dict(row.state or {}),
+        status=status,  # type: ignore[arg-type]
+        nudge_at=row.nudge_at,
+        expires_at=row.expires_at,
+    )
+
+
+def _office_name(agency: Agency) -> str:
+    """ "Dinas Sosial (Pemerintah Kab. Bintan)": many offices share the name Dinas Sosial."""
+    return f"{agency.name} ({agency.parent})" if agency.parent else agency.name
+
+
+def _contacts(agency: Agency) -> list[str]:
+    contacts = agency.contacts
+    return [*contacts.phone, *contacts.email, *contacts.website, agency.address]
+
+
+def _office(agency: Agency) -> dict[str, Any]:
+    return {
+        "name": _office_name(agency),
+        "contacts": [*agency.contacts.phone, *agency.contacts.website],
+        "areas": [area.kabupaten for area in agency.areas],
+    }
+
+
+def _standard_for(registry: StandardsRegistry, agency: Agency, category: str) -> ServiceStandard:
+    """The agency's standard for the category; for "other", its first standard (the office
+    triages and refers)."""
+    matching = registry.standards_for(category, agency.code)
+    return matching[0] if matching else agency.standards[0]
+
+
+def _requirements(standard: ServiceStandard) -> list[str]:
+    if standard.requirements:
+        return list(standard.requirements)
+    return list(standard.procedure[0].requirements)
+
+
+def _step_title(registry: StandardsRegistry, case: Case) -> str:
+    try:
+        standard = registry.standard(case.standard_code)
+    except NotFound:
+        return ""
+    track = next((t for t in standard.procedure if t.name == case.track), standard.procedure[0])
+    index = min(max(case.current_step, 0), len(track.steps) - 1)
+    return f"{index + 1}/{len(track.steps)}: {track.steps[index]}"
+
+
+def _complaint_due(
+    registry: StandardsRegistry, agency: Agency, case: Case | None, now: datetime
+) -> datetime:
+    code = case.standard_code if case is not None else agency.standards[0].code
+    return registry.complaint_due(code, now)
