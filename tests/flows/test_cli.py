@@ -51,7 +51,7 @@ def test_piped_report_opens_a_case_listed_with_office_standard_priority_and_due(
 ) -> None:
     settings = Settings(data_dir=tmp_path)
     transcript = run(settings, ["chat"], REPORT)
-    assert "SAPA 129" in transcript
+    assert "129 — SAPA KemenPPPA (WhatsApp 08111-129-129)" in transcript
     assert "112" in transcript
     assert "Nomor laporan: LPR-2026-000001" in transcript
     # 1 hari kerja from Tuesday: Wednesday at closing, 16.00 WIB.
