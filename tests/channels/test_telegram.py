@@ -670,3 +670,41 @@ async def test_both_backends_translate_every_shape_alike(api: BotApiEmulator) ->
     finally:
         for adapter in adapters:
             await adapter.close()
+
+
+async def test_receive_updates_polls_by_default_and_registers_a_webhook_when_set(
+    api: BotApiEmulator,
+) -> None:
+    from laporbot.channels.telegram.receive import receive_updates
+    from laporbot.channels.telegram.webhook import derive_secret
+
+    polling = Settings(telegram_token=api.token, telegram_api_url=api.url, telegram_poll_timeout=1)
+    chat = api.add_user()
+    update = api.send_text(chat, "halo")
+    got: list[RawUpdate] = []
+    stop = asyncio.Event()
+
+    async def on_update(raw: RawUpdate) -> None:
+        got.append(raw)
+        stop.set()
+
+    async with make_telegram_adapter(polling) as adapter:
+        await asyncio.wait_for(receive_updates(adapter, polling, on_update, stop_event=stop), 10)
+    assert [raw.payload for raw in got] == [update]
+
+    hooked = Settings(
+        telegram_token=api.token,
+        telegram_api_url=api.url,
+        telegram_webhook_url="https://laporbot.example.go.id/telegram",
+    )
+    stop = asyncio.Event()
+    async with make_telegram_adapter(hooked) as adapter:
+        task = asyncio.create_task(receive_updates(adapter, hooked, on_update, stop_event=stop))
+        for _ in range(100):
+            if api.webhook_url:
+                break
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.wait_for(task, 2)
+    assert api.webhook_url == "https://laporbot.example.go.id/telegram"
+    assert api.webhook_secret == derive_secret(api.token)
