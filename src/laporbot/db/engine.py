@@ -1,10 +1,13 @@
 """Open the database: one async engine per process and a session factory.
 
 SQLite (the default) runs in WAL mode with foreign keys on; every transaction starts with
-`BEGIN IMMEDIATE`, so two writers queue on `busy_timeout` instead of failing with "database is
-locked" when a transaction that has read tries to write. The price: on SQLite, one transaction
-at a time writes, and a coroutine must not wait on a second session while holding the first
-open. PostgreSQL runs through asyncpg.
+`BEGIN IMMEDIATE`, so a transaction that has read and then writes never fails with "database
+is locked" half way. Since transactions then run one at a time anyway, the process keeps a
+single pooled connection: waiting transactions queue on the pool (handed over at once) rather
+than polling SQLite's busy handler (sleeps of up to 100 ms); `busy_timeout` still covers other
+processes (the CLI). The price: a coroutine must never open a second session while holding a
+transaction in the first (it would wait for itself until the pool timeout). PostgreSQL runs
+through asyncpg with a normal pool.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ def create_engine_for_url(url: str, *, echo: bool = False) -> AsyncEngine:
         if not database or database == ":memory:":
             raise ConfigError("laporbot needs an SQLite file, not an in-memory database")
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = _create_async_engine(parsed, echo=echo)
+        engine = _create_async_engine(
+            parsed, echo=echo, pool_size=1, max_overflow=0, pool_timeout=BUSY_TIMEOUT_MS / 1000
+        )
         _configure_sqlite(engine)
         return engine
     if backend == "postgresql":
