@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import itertools
 import json
 import math
@@ -419,7 +420,7 @@ class BotApiEmulator:
         query = {
             "id": query_id,
             "from": self._user_for(chat_id, user_id).as_user(),
-            "message": message,
+            "message": copy.deepcopy(message),  # as it read when pressed, untouched by edits
             "chat_instance": str(abs(chat_id) * 7919),
             "data": data,
         }
@@ -722,7 +723,7 @@ class BotApiEmulator:
             original = self._sent[chat_id].get(reply_to)
             if original is None:
                 raise LookupError(f"the bot sent no message {reply_to} to chat {chat_id}")
-            message["reply_to_message"] = original
+            message["reply_to_message"] = copy.deepcopy(original)
         return message
 
     def _bot_message(self, chat: Chat) -> dict[str, Any]:
