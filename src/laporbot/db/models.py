@@ -145,9 +145,9 @@ class Contact(Base):
 class Case(Base):
     """A report under one service standard of one agency.
 
-    `priority` 0 is an emergency; lower sorts first. `subject` holds the protected person's data
-    (age, sex, condition) and never goes to a group chat. `track` is a standard's variant
-    (Bangka Belitung's A/B).
+    `priority` 0 is an emergency (a life at risk); lower sorts first; 2 when not given.
+    `subject` holds the protected person's data (age, sex, condition) and never goes to a group
+    chat. `track` is a standard's variant (Bangka Belitung's A/B).
     """
 
     __tablename__ = "cases"
