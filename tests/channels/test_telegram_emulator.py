@@ -217,3 +217,14 @@ async def test_edit_reply_markup_and_press_the_new_button(
     status, _body = await call(http, api, "answerCallbackQuery", callback_query_id=query["id"])
     assert status == 200
     assert api.answered_callbacks == {query["id"]: {"text": None, "show_alert": False}}
+
+
+async def test_redeliver_sends_the_same_update_id_again(
+    http: ClientSession, api: BotApiEmulator
+) -> None:
+    update = api.send_text(api.add_user(), "halo")
+    _status, body = await call(http, api, "getUpdates", offset=update["update_id"] + 1)
+    assert body["result"] == []
+    api.redeliver(update)
+    _status, body = await call(http, api, "getUpdates")
+    assert body["result"] == [update]

@@ -434,6 +434,13 @@ class BotApiEmulator:
         self._wake()
         return update
 
+    def redeliver(self, update: dict[str, Any]) -> None:
+        """Queue an update again with its same `update_id`, as Telegram does when the answer to
+        a webhook delivery was lost or late. (A poller whose offset is past it drops it as
+        confirmed, as Telegram would.)"""
+        self._updates.append(copy.deepcopy(update))
+        self._wake()
+
     # --- what the bot did -------------------------------------------------------------------
 
     def sent(self, chat_id: int) -> list[dict[str, Any]]:
