@@ -188,12 +188,26 @@ def _occurrences(
         # An open-ended chain stores only up to its next occurrence; the sweep extends it.
         if bound is None and at >= now:
             break
-        # Counting each occurrence from the first keeps month ends from drifting (31 Jan,
-        # 28 Feb, 31 Mar rather than 31 Jan, 28 Feb, 28 Mar).
-        step = Offset(rule.every.amount * count, rule.every.unit)
-        at = shift(first, step, calendar).replace(microsecond=0)
+        at = _nth(rule, window, calendar, first, count)
         count += 1
     return times
+
+
+def _nth(
+    rule: ReminderRule, window: DeadlineWindow, calendar: WorkCalendar, first: datetime, n: int
+) -> datetime:
+    """The `n`-th repeat after `first`. Counted from the anchor itself when the rule's offset
+    has the repeat's unit, so month ends do not drift: received 31 January, "start + 1 month
+    every 1 month" gives 28 February, 31 March, 30 April (not 28 March, 28 April)."""
+    assert rule.every is not None
+    offset = rule.at.offset
+    if offset is not None and offset.unit is rule.every.unit:
+        spec = TimeSpec(rule.at.anchor, Offset(offset.amount + n * rule.every.amount, offset.unit))
+        at = moment(spec, window, calendar)
+        if at is not None:
+            return at
+    step = Offset(rule.every.amount * n, rule.every.unit)
+    return shift(first, step, calendar).replace(microsecond=0)
 
 
 def plan_reminders(
