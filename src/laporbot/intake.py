@@ -198,19 +198,20 @@ class Intake:
             elif isinstance(effect, EndSession):
                 continue
             else:
-                outcome = await self._act(db, who, effect, now)
+                outcome = await self.act(db, who.contact, effect, now)
                 session, pending = step(self.flows, session, ActionResult(outcome), now)
         return session, messages
 
-    async def _act(
-        self, db: AsyncSession, who: _Conversation, action: Action, now: datetime
+    async def act(
+        self, db: AsyncSession, contact: Contact, action: Action, now: datetime
     ) -> dict[str, Any]:
+        """Carry out one action for `contact`; the outcome is what the engine resumes with."""
         if isinstance(action, OpenCase):
-            return await self.open_case(db, who.contact, action, now)
+            return await self.open_case(db, contact, action, now)
         if isinstance(action, FileComplaint):
-            return await self.file_complaint(db, who.contact, action, now)
+            return await self.file_complaint(db, contact, action, now)
         if isinstance(action, LookUpCase):
-            return await self.look_up(db, who.contact, action.number)
+            return await self.look_up(db, contact, action.number)
         if isinstance(action, ListOffices):
             return {"offices": [_office(agency) for agency in self.registry.agencies]}
         raise TypeError(f"unknown action {action!r}")
@@ -255,18 +256,26 @@ class Intake:
     # -- actions -----------------------------------------------------------------------
 
     def _agency_for(
-        self, category: str | None, kabupaten: str | None, kecamatan: str | None, **near: Any
+        self,
+        category: str | None,
+        place: str | None,
+        kecamatan: str | None,
+        lat: float | None = None,
+        lon: float | None = None,
     ) -> tuple[Agency | None, bool]:
-        """The office for a place (served) or the nearest matching one (not served)."""
+        """The office serving a place (served), else the nearest one with a standard for the
+        category: same province when the citizen named it ("Kota Surabaya, Jawa Timur"), else
+        nearest to a shared pin. For a category no office serves, any office (it refers)."""
+        kabupaten, province = split_place(place)
         for wanted in (category, None):
             if kabupaten:
                 match = self.registry.find_agency_for_area(
-                    kabupaten, kecamatan, category=wanted, province=kabupaten, **near
+                    kabupaten, kecamatan, category=wanted, province=province, lat=lat, lon=lon
                 )
                 if match.agency is not None:
                     return match.agency, match.served
-            elif near.get("lat") is not None:
-                nearest = self.registry.nearest_agency(near["lat"], near["lon"], wanted)
+            elif lat is not None and lon is not None:
+                nearest = self.registry.nearest_agency(lat, lon, wanted)
                 if nearest is not None:
                     return nearest[0], False
         return None, False
@@ -285,12 +294,13 @@ class Intake:
             action.category,
             place.get("kabupaten"),
             place.get("kecamatan"),
-            lat=place.get("latitude"),
-            lon=place.get("longitude"),
+            place.get("latitude"),
+            place.get("longitude"),
         )
         if agency is None:
             return {"status": "no_office"}
         standard = _standard_for(self.registry, agency, action.category)
+        kabupaten, province = split_place(place.get("kabupaten"))
         await self._ensure_agency(db, agency)
         if contact.consent_at is None:
             contact.consent_at = now
@@ -308,7 +318,8 @@ class Intake:
             status="new",
             current_step=0,
             track=standard.procedure[0].name,
-            kabupaten=place.get("kabupaten"),
+            province=province if province != kabupaten else None,
+            kabupaten=kabupaten,
             kecamatan=place.get("kecamatan"),
             address=place.get("address"),
             latitude=place.get("latitude"),
@@ -422,6 +433,17 @@ class Intake:
             "due_at": case.due_at.isoformat() if case.due_at else None,
             "time_zone": agency.time_zone,
         }
+
+
+def split_place(text: str | None) -> tuple[str | None, str | None]:
+    """ "Kab. Lumajang, Jawa Timur" -> ("Kab. Lumajang", "Jawa Timur"); a lone name is both
+    (it may be a province: "Riau")."""
+    if not text or not text.strip():
+        return None, None
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
+        return None, None
+    return parts[0], parts[-1]
 
 
 def _channel(name: str) -> Channel:

@@ -59,9 +59,13 @@ def step(
     `locale` (the citizen's remembered language) or the message's language hint; timeouts on
     no session do nothing.
     """
-    if session is None or session.status != "active" or _lapsed(session, now):
+    if session is None or session.status != "active":
         if not isinstance(resume, MessageResume):
             return session, []
+        hint = locale or resume.message.language_hint
+        return start(flows, _language_word(flows, resume.message) or hint, now)
+    if isinstance(resume, MessageResume) and _lapsed(session, now):
+        # Idle past expiry and the sweep has not closed it yet: a fresh start, as after expiry.
         hint = locale or resume.message.language_hint
         chosen = _language_word(flows, resume.message)
         return start(flows, chosen or hint, now)

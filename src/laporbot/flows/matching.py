@@ -21,7 +21,8 @@ def match_option(text: str, options: Sequence[tuple[str, Sequence[str]]]) -> str
 
     `options` are (id, words) in display order: words are its labels in every language and its
     synonyms. Tried in turn: the option's number, an exact word, a unique word starting with the
-    text (or the text with a word), then the closest spelling above a similarity cutoff.
+    text, containing all its words, or that the text starts with; then the closest spelling
+    above a similarity cutoff.
     """
     wanted = normalize(text)
     if not wanted:
@@ -37,10 +38,13 @@ def match_option(text: str, options: Sequence[tuple[str, Sequence[str]]]) -> str
     if exact is not None and len(exact) == 1:
         return next(iter(exact))
     if len(wanted) >= 3:
+        tokens = set(wanted.split())
         partial = {
             option_id
             for word, ids in by_word.items()
-            if word.startswith(wanted) or (len(word) >= 3 and wanted.startswith(word + " "))
+            if word.startswith(wanted)
+            or (len(word) >= 3 and wanted.startswith(word + " "))
+            or (len(wanted) >= 4 and tokens <= set(word.split()))
             for option_id in ids
         }
         if len(partial) == 1:
