@@ -1,0 +1,214 @@
+"""The inbox processor on a real SQLite database, with a scripted adapter and handler."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from laporbot.channels.base import RawUpdate
+from laporbot.clock import FixedClock
+from laporbot.db import inbox as inbox_repo
+from laporbot.db import outbox as outbox_repo
+from laporbot.db.models import InboxItem, OutboxMessage
+from laporbot.errors import BadRequest
+from laporbot.inbox import InboxProcessor
+from laporbot.messages import InboundMessage, OutboundMessage
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+Sessions = async_sessionmaker[AsyncSession]
+
+
+class ScriptedAdapter:
+    """Payload {"text": ...} is a message; {"kind": "status"} nothing; {"bad": true} unreadable."""
+
+    def translate(self, update: RawUpdate) -> list[InboundMessage]:
+        body = update.payload
+        if body.get("bad"):
+            raise BadRequest("not a message")
+        if body.get("kind") == "status":
+            return []
+        return [
+            InboundMessage(
+                channel="web",
+                platform_id=update.platform_id,
+                user_id="u1",
+                chat_id=str(body.get("chat", "c1")),
+                kind="text",
+                received_at=T0,
+                text=str(body["text"]),
+            )
+        ]
+
+
+class EchoHandler:
+    """Queues an echo reply (with the intake's dedup-key rule); fails on request."""
+
+    def __init__(self) -> None:
+        self.failures: dict[str, int] = {}
+        self.calls: list[str] = []
+
+    async def __call__(self, db: AsyncSession, inbound: InboundMessage, now: datetime) -> None:
+        assert inbound.text is not None
+        self.calls.append(inbound.text)
+        reply = OutboundMessage(channel="web", chat_id=inbound.chat_id, text=f"echo {inbound.text}")
+        await outbox_repo.enqueue(db, reply, now, dedup_key=f"in:web:{inbound.platform_id}:0")
+        if self.failures.get(inbound.text, 0) > 0:
+            self.failures[inbound.text] -= 1
+            raise RuntimeError(f"engine broke on {inbound.text}")
+
+
+def update(platform_id: str, **payload: object) -> RawUpdate:
+    return RawUpdate(channel="web", platform_id=platform_id, payload=dict(payload))
+
+
+async def inbox_rows(sessions: Sessions) -> list[InboxItem]:
+    async with sessions() as session:
+        return list((await session.scalars(select(InboxItem).order_by(InboxItem.id))).all())
+
+
+async def replies(sessions: Sessions) -> list[str]:
+    async with sessions() as session:
+        rows = await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+        return [row.payload["text"] for row in rows]
+
+
+def processor(
+    sessions: Sessions, clock: FixedClock, handler: EchoHandler, **kwargs: object
+) -> InboxProcessor:
+    return InboxProcessor(sessions, clock, {"web": ScriptedAdapter()}, handler, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_redelivered_update_changes_nothing(db_sessionmaker: Sessions) -> None:
+    clock = FixedClock(T0)
+    handler = EchoHandler()
+    inbox = processor(db_sessionmaker, clock, handler)
+
+    assert await inbox.accept([update("c1:1", text="halo")]) == [True]
+    assert await inbox.process_pending() == 1
+    assert await inbox.accept([update("c1:1", text="halo")]) == [False]
+    assert await inbox.accept([update("c1:1", text="halo"), update("c1:2", text="b")]) == [
+        False,
+        True,
+    ]
+    assert await inbox.process_pending() == 1
+
+    assert handler.calls == ["halo", "b"]
+    assert await replies(db_sessionmaker) == ["echo halo", "echo b"]
+    assert [r.status for r in await inbox_rows(db_sessionmaker)] == ["done", "done"]
+
+
+async def test_failure_rolls_back_everything_and_retries_after_a_backoff(
+    db_sessionmaker: Sessions,
+) -> None:
+    clock = FixedClock(T0)
+    handler = EchoHandler()
+    handler.failures["halo"] = 2
+    woken: list[int] = []
+    inbox = processor(db_sessionmaker, clock, handler, on_processed=lambda: woken.append(1))
+    await inbox.accept([update("c1:1", text="halo")])
+
+    assert await inbox.process_pending() == 1
+    (row,) = await inbox_rows(db_sessionmaker)
+    assert (row.status, row.attempts, row.error) == (
+        "pending",
+        1,
+        "RuntimeError: engine broke on halo",
+    )
+    assert row.claimed_until == T0 + timedelta(seconds=1)
+    assert await replies(db_sessionmaker) == []  # the reply was rolled back with the failure
+    assert await inbox.process_pending() == 0  # not before the backoff
+
+    clock.advance(timedelta(seconds=1.5))
+    await inbox.process_pending()
+    (row,) = await inbox_rows(db_sessionmaker)
+    assert row.claimed_until == clock.now() + timedelta(seconds=2)
+
+    clock.advance(timedelta(seconds=3))
+    await inbox.process_pending()
+    (row,) = await inbox_rows(db_sessionmaker)
+    assert (row.status, row.attempts) == ("done", 3)
+    assert await replies(db_sessionmaker) == ["echo halo"]
+    assert woken == [1]
+
+
+async def test_poison_update_is_failed_at_once_and_blocks_nothing(
+    db_sessionmaker: Sessions,
+) -> None:
+    clock = FixedClock(T0)
+    handler = EchoHandler()
+    inbox = processor(db_sessionmaker, clock, handler)
+    await inbox.accept([update("c1:1", bad=True), update("c1:2", kind="status")])
+    await inbox.accept([update("c1:3", text="after")])
+
+    assert await inbox.process_pending() == 3
+    rows = await inbox_rows(db_sessionmaker)
+    assert [(r.status, r.error) for r in rows] == [
+        ("failed", "BadRequest: not a message"),
+        ("ignored", "no message for laporbot"),
+        ("done", None),
+    ]
+    assert handler.calls == ["after"]
+
+
+async def test_a_broken_update_gives_up_after_max_attempts(db_sessionmaker: Sessions) -> None:
+    clock = FixedClock(T0)
+    handler = EchoHandler()
+    handler.failures["boom"] = 100
+    inbox = processor(db_sessionmaker, clock, handler, max_attempts=3)
+    await inbox.accept([update("c1:1", text="boom"), update("c2:1", text="fine", chat="c2")])
+
+    for _ in range(10):
+        await inbox.process_pending()
+        clock.advance(timedelta(minutes=1))
+
+    boom, fine = await inbox_rows(db_sessionmaker)
+    assert boom.status == "failed"
+    assert boom.attempts == 3
+    assert boom.error == "gave up after 3 attempts: RuntimeError: engine broke on boom"
+    assert fine.status == "done"
+    assert await replies(db_sessionmaker) == ["echo fine"]
+
+
+async def test_an_update_claimed_by_a_dead_process_is_taken_over_after_its_lease(
+    db_sessionmaker: Sessions,
+) -> None:
+    clock = FixedClock(T0)
+    handler = EchoHandler()
+    first = processor(db_sessionmaker, clock, handler)
+    await first.accept([update("c1:1", text="halo")])
+    async with db_sessionmaker() as session, session.begin():
+        await inbox_repo.claim_pending(session, 1, "dead", clock.now(), timedelta(minutes=1))
+
+    restarted = processor(db_sessionmaker, clock, handler)
+    assert await restarted.process_pending() == 0
+    clock.advance(timedelta(minutes=1, seconds=1))
+    assert await restarted.process_pending() == 1
+    assert await replies(db_sessionmaker) == ["echo halo"]
+
+
+async def test_replaying_a_processed_update_queues_no_reply_twice(
+    db_sessionmaker: Sessions,
+) -> None:
+    """A crash after the processing commit but before anyone knew: the update is done, and even
+    a forced replay through the handler finds the reply already queued by its dedup key."""
+    clock = FixedClock(T0)
+    handler = EchoHandler()
+    inbox = processor(db_sessionmaker, clock, handler)
+    await inbox.accept([update("c1:1", text="halo")])
+    await inbox.process_pending()
+    async with db_sessionmaker() as session, session.begin():
+        await handler(session, ScriptedAdapter().translate(update("c1:1", text="halo"))[0], T0)
+    assert await replies(db_sessionmaker) == ["echo halo"]
+
+
+async def test_unconfigured_channel_waits(db_sessionmaker: Sessions) -> None:
+    clock = FixedClock(T0)
+    inbox = InboxProcessor(db_sessionmaker, clock, {}, EchoHandler())
+    await inbox.accept([update("c1:1", text="halo")])
+    assert await inbox.process_pending() == 1
+    (row,) = await inbox_rows(db_sessionmaker)
+    assert row.status == "pending"
+    assert row.error == "channel web not configured"
+    assert row.claimed_until == T0 + timedelta(minutes=10)
