@@ -88,3 +88,21 @@ def test_shipped_catalogs_word_due_times() -> None:
     due = datetime(2026, 3, 25, 9, 0, tzinfo=UTC)
     assert translator.due("id", due, "Asia/Jakarta") == "Rabu, 25 Maret 2026 pukul 16.00 WIB"
     assert translator.relative("id", timedelta(hours=2)) == "2 jam lagi"
+
+
+def test_every_shipped_message_exists_in_every_language() -> None:
+    """A message id in one language's catalog and not another's fails here, domain by domain."""
+    locales = data_dir("locales")
+    translator = Translator(locales)
+    missing = {
+        (locale, translator.domain_of(other, msgid), msgid)
+        for locale in translator.locales
+        for other in translator.locales
+        for msgid in translator.msgids(other) - translator.msgids(locale)
+    }
+    assert sorted(missing, key=str) == []
+
+
+def test_indonesian_catalogs_declare_one_plural_form() -> None:
+    for po in sorted((data_dir("locales") / "id" / "LC_MESSAGES").glob("*.po")):
+        assert "Plural-Forms: nplurals=1; plural=0;" in po.read_text(encoding="utf-8"), po.name

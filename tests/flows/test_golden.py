@@ -240,7 +240,7 @@ SCENARIOS: dict[str, list[str]] = {
     ],
     "help_id": ["halo", "4"],
     "help_en": ["english", "/help"],
-    "expiry_with_nudge_id": ["halo", "1", "1", "@wait 20", "@wait 10", "1"],
+    "expiry_with_nudge_id": ["halo", "1", "1", "@wait 20", "@wait 5", "@wait 5", "1"],
 }
 
 

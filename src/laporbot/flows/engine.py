@@ -82,6 +82,7 @@ def step(
         if session.nudge_at is None or now < session.nudge_at:
             return session, []
         run.effects.append(Send(run.text("common.nudge")))
+        run.nudge_at = None  # one nudge per silence; the expiry time stays
         return run.finish(rearm=False)
     elif isinstance(resume, ExpiryResume):
         if session.expires_at is None or now < session.expires_at:
