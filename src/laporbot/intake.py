@@ -98,11 +98,15 @@ class Intake:
     ) -> list[OutboundMessage]:
         """Run one citizen message through their conversation; returns the replies.
 
-        Inside the caller's transaction (no commit): records the contact, resumes or starts the
+        Group messages are ignored (officers' business). Inside the caller's transaction (no
+        commit): records the contact, resumes or starts the
         session, applies the engine's effects (open a case, file a complaint, look one up),
         saves the session and queues every reply in the outbox (dedup key per inbound message
         and reply index, so a replayed update queues nothing twice).
         """
+        if inbound.is_group:
+            # Citizens report in private chats; group messages belong to officers' handlers.
+            return []
         contact = await contact_rows.touch(
             db,
             channel=inbound.channel,
@@ -242,15 +246,16 @@ class Intake:
         row.flow = session.flow
         row.step = session.step
         row.locale = session.locale
-        row.answers = session.answers
-        row.state = session.state
+        active = session.status == "active"
+        # A finished conversation keeps no answers: what was reported lives in the case, under
+        # its retention rules, not in a second copy here (UU 27/2022).
+        row.answers = session.answers if active else {}
+        row.state = session.state if active else {}
         row.nudge_at = session.nudge_at
         row.expires_at = session.expires_at
         row.updated_at = now
-        if session.status == "active":
-            await session_rows.save(db, row)
-        else:
-            await session_rows.save(db, row)
+        await session_rows.save(db, row)
+        if not active:
             await session_rows.end(db, row, now, session.status)
 
     # -- actions -----------------------------------------------------------------------

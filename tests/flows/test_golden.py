@@ -193,6 +193,15 @@ SCENARIOS: dict[str, list[str]] = {
         "+62 21 555 0199",
         "ya",
     ],
+    "report_id_back_changes_answer": [
+        *REPORT_BINTAN[:-2],
+        "tidak",
+        "0812 1111 2222",
+        "kembali",
+        "kembali",
+        "ya",
+        "1",
+    ],
     "complaint_id_about_case": [
         *REPORT_BINTAN,
         "halo",

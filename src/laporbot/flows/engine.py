@@ -306,6 +306,10 @@ class _Run:
             self.reprompt()
             return
         flow, _, step_id = self.history.pop().partition(".")
+        # Both answers are asked again; dropping them keeps a branch not taken this time (a
+        # phone number before choosing anonymity) out of the summary and the case.
+        self.answers.pop(self.step_id, None)
+        self.answers.pop(step_id, None)
         self.flow, self.step_id = flow, step_id
         self.state["phase"] = {}
         self.state["strikes"] = 0

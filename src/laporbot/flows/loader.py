@@ -40,6 +40,7 @@ from laporbot.flows.steps import phone as _phone  # noqa: F401
 from laporbot.flows.steps import photo as _photo  # noqa: F401
 from laporbot.flows.steps import text as _text  # noqa: F401
 from laporbot.flows.steps import yes_no as _yes_no  # noqa: F401
+from laporbot.flows.steps.actions import ActionStep
 from laporbot.i18n import Translator
 from laporbot.settings import Settings
 
@@ -218,6 +219,10 @@ def check(flows: Mapping[str, Flow], commands: Commands, translator: Translator)
             raise FlowError(commands_file, key, f"dangling target {target!r}")
     reached: set[tuple[str, str]] = set()
     todo: list[tuple[str, str]] = [(name, flow.start) for name, flow in flows.items()]
+    for target in (commands.help_target, commands.officer_target):
+        resolved = _resolve(flows, flows[commands.entry], target)
+        if resolved is not None:
+            todo.append(resolved)
     for flow in flows.values():
         for step in flow.steps.values():
             for target in step.targets():
@@ -245,12 +250,36 @@ def check(flows: Mapping[str, Flow], commands: Commands, translator: Translator)
         for step_id in flow.steps:
             if (flow.name, step_id) not in reached:
                 raise FlowError(flow.file, step_id, "unreachable step")
+    _check_no_silent_loop(flows)
     for flow in flows.values():
         for step in flow.steps.values():
             _check_ids(translator, flow.file, step.id, step.message_ids())
         if flow.title:
             _check_ids(translator, flow.file, "title", [flow.title])
     _check_ids(translator, commands_file, "engine", ENGINE_MESSAGE_IDS)
+
+
+def _check_no_silent_loop(flows: Mapping[str, Flow]) -> None:
+    """Refuse a cycle of steps that never wait (messages, branches): the answers cannot change
+    inside it, so a conversation entering it would never stop."""
+    done: set[tuple[str, str]] = set()
+
+    def visit(node: tuple[str, str], path: list[tuple[str, str]]) -> None:
+        flow = flows[node[0]]
+        step = flow.steps[node[1]]
+        if step.waits or isinstance(step, ActionStep) or node in done:
+            return
+        if node in path:
+            raise FlowError(flow.file, step.id, "steps loop without waiting for an answer")
+        for target in step.targets():
+            resolved = _resolve(flows, flow, target)
+            if resolved is not None:
+                visit(resolved, [*path, node])
+        done.add(node)
+
+    for flow in flows.values():
+        for step_id in flow.steps:
+            visit((flow.name, step_id), [])
 
 
 def _check_ids(translator: Translator, file: str, where: str, msgids: Iterable[str]) -> None:
