@@ -50,23 +50,23 @@ def test_bad_time_expressions_are_refused(text: str) -> None:
 
 
 def test_offsets_read_back() -> None:
-    assert str(parse_offset("1 working_day", -1)) == "- 1 working days"
+    assert str(parse_offset("1 working_day", -1)) == "- 1 working day"
     assert parse_offset("3 Hours") == Offset(3, OffsetUnit.HOURS)
 
 
 def test_the_defaults_are_the_issues() -> None:
     triage = DEFAULT_PLAN.for_kind(PlanKind.TRIAGE)
     assert {(r.key, r.audience, str(r.at), tuple(sorted(r.when))) for r in triage} == {
-        ("unclaimed_group", Audience.GROUP, "start + 1 hours", ("routine",)),
+        ("unclaimed_group", Audience.GROUP, "start + 1 hour", ("routine",)),
         ("unclaimed_group", Audience.GROUP, "start + 15 minutes", ("emergency",)),
-        ("unclaimed_supervisor", Audience.SUPERVISOR, "start + 1 hours", ("routine",)),
+        ("unclaimed_supervisor", Audience.SUPERVISOR, "start + 1 hour", ("routine",)),
         ("unclaimed_supervisor", Audience.SUPERVISOR, "start + 15 minutes", ("emergency",)),
     }
     [overdue] = DEFAULT_PLAN.rule(PlanKind.COMPLAINT_ANSWER, "supervisor_overdue")
     assert overdue.open_ended
     [checkin] = DEFAULT_PLAN.rule(PlanKind.COMPLETION, "checkin")
     assert not checkin.open_ended
-    assert str(checkin.until) == "due - 1 days"
+    assert str(checkin.until) == "due - 1 day"
 
 
 def test_every_message_of_the_default_plan_is_in_both_catalogs() -> None:

@@ -109,7 +109,8 @@ class Offset:
 
     def __str__(self) -> str:
         sign = "-" if self.amount < 0 else "+"
-        return f"{sign} {abs(self.amount)} {self.unit.value.replace('_', ' ')}"
+        unit = self.unit.value.replace("_", " ")
+        return f"{sign} {abs(self.amount)} {unit[:-1] if abs(self.amount) == 1 else unit}"
 
 
 @dataclass(frozen=True, slots=True)
