@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from laporbot.deadlines import due_time
 from laporbot.reminders.planner import (
     MAX_OCCURRENCES,
@@ -186,3 +189,41 @@ def test_replan_keeps_cancels_and_adds() -> None:
         ("supervisor_due", new_due),
     ]
     assert replan(existing, [], now).cancel == (2, 3, 4)
+
+
+STANDARDS = ("1 hari kerja", "7 hari", "3 bulan", "1 tahun")
+
+
+@given(
+    received=st.datetimes(
+        min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)
+    ),
+    completion=st.sampled_from(STANDARDS),
+    emergency=st.booleans(),
+)
+@settings(max_examples=150, deadline=None)
+def test_every_plan_is_ordered_within_its_deadline_and_replans_to_nothing(
+    received: datetime, completion: str, emergency: bool
+) -> None:
+    start = received.replace(microsecond=0)
+    due = due_time(start, completion, JAKARTA)
+    working = completion == "1 hari kerja"
+    window = DeadlineWindow(PlanKind.COMPLETION, start, due, working, emergency)
+    planned = plan_reminders(DEFAULT_PLAN.for_kind(PlanKind.COMPLETION), window, JAKARTA, start)
+    times = [p.due_at for p in planned]
+    assert times == sorted(times)
+    assert all(start <= at <= due for at in times)
+    assert planned[-1].key == "supervisor_due"
+    assert planned[-1].due_at == due
+    [half] = [p for p in planned if p.key == "officer_half"]
+    if working:
+        assert JAKARTA.is_open(half.due_at) or half.due_at == JAKARTA.close_of(
+            JAKARTA.local(half.due_at).date()
+        )
+    # Re-planning what is stored (all pending) changes nothing.
+    stored = [
+        ExistingReminder(i, p.kind.value, p.key, p.due_at, "pending") for i, p in enumerate(planned)
+    ]
+    diff = replan(stored, planned, start)
+    assert diff.cancel == ()
+    assert diff.insert == ()
