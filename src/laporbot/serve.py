@@ -1,0 +1,367 @@
+"""`laporbot serve` as an object: everything one process runs, built from `Settings` (+ `Clock`).
+
+    service = Service(settings)          # nothing started yet
+    await service.start()                # migrate, load data, open the port, start the loops
+    ...                                  # service.url is where the web chat is
+    await service.stop()                 # stop taking work, finish what is in flight
+
+One process runs: the aiohttp server (webhooks, web chat, health check) on
+`http_host:http_port`; the Telegram poller when a token is set and no webhook URL (else the
+webhook is registered); the inbox processor; the outbox dispatcher (one loop, every channel, each
+with its own pacer); and an APScheduler `AsyncIOScheduler` that only ticks sweeps. With no tokens
+at all only the web chat runs, which is enough for the whole citizen flow.
+
+A periodic sweep is one line in `SWEEPS` (or `service.add_sweep(...)` before `start`): a name
+and a factory that, given the service, returns the coroutine function to call on every tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from laporbot.channels.base import RawUpdate, SendResult
+from laporbot.channels.web import WebChatAdapter
+from laporbot.clock import Clock, SystemClock
+from laporbot.db import agencies as agency_rows
+from laporbot.db import migrate
+from laporbot.db.engine import create_engine, make_sessionmaker
+from laporbot.i18n import Translator
+from laporbot.inbox import InboxProcessor
+from laporbot.intake import Intake
+from laporbot.messages import Channel, InboundMessage, OutboundMessage
+from laporbot.outbox import ChannelSender, Dispatcher
+from laporbot.ratelimit import telegram_pacer, unlimited_pacer, whatsapp_pacer
+from laporbot.settings import Settings
+from laporbot.web.app import WebDeps, build_app
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_SECONDS = 20.0
+
+Tick = Callable[[], Awaitable[object]]
+SweepFactory = Callable[["Service"], Tick]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A periodic job: `make(service)` gives the coroutine function called every `seconds`
+    (default `settings.sweep_interval_seconds`). Sweeps read what is due from the database."""
+
+    name: str
+    make: SweepFactory
+    seconds: float | None = None
+
+
+def session_timeouts(service: Service) -> Tick:
+    """Nudge idle conversations and expire lapsed ones (the engine's `handle_timeouts`)."""
+
+    async def tick() -> None:
+        async with service.sessions() as db, db.begin():
+            queued = await service.intake.handle_timeouts(db, service.clock.now())
+        if queued:
+            service.dispatcher.wake()
+
+    return tick
+
+
+def reminders(service: Service) -> Tick:
+    """Send due reminders and the daily digest (`laporbot.reminders.jobs`)."""
+    from laporbot.reminders.jobs import ReminderJobs
+
+    jobs = ReminderJobs.build(
+        service.sessions,
+        service.intake.registry,
+        service.translator,
+        service.settings,
+        service.clock,
+        worker=service.worker,
+    )
+
+    async def tick() -> None:
+        await jobs.safe_tick()
+        service.dispatcher.wake()
+
+    return tick
+
+
+SWEEPS: list[Sweep] = [
+    Sweep("session_timeouts", session_timeouts),
+    Sweep("reminders", reminders),
+]
+
+
+class _PrintedAdapter:
+    """The terminal chat (`laporbot chat`) shows its replies itself; a row it left in the
+    outbox has nothing more to deliver."""
+
+    channel: Channel = "terminal"
+
+    def split(self, body: dict[str, Any]) -> list[RawUpdate]:
+        return []
+
+    def translate(self, update: RawUpdate) -> list[InboundMessage]:
+        return []
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        return SendResult(platform_message_ids=())
+
+
+class Service:
+    """Everything `laporbot serve` runs, in one process; see the module docstring."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.worker = f"serve-{uuid.uuid4().hex[:8]}"
+        self._sweeps: list[Sweep] = list(SWEEPS)
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._stop_event = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+        self._engine: AsyncEngine | None = None
+        self._telegram: Any = None
+        self.url = ""
+        self.port = 0
+        self.web = WebChatAdapter()
+
+    # parts built in start(); typed here for users of a started service
+    sessions: async_sessionmaker[AsyncSession]
+    translator: Translator
+    intake: Intake
+    inbox: InboxProcessor
+    dispatcher: Dispatcher
+
+    def add_sweep(self, name: str, make: SweepFactory, seconds: float | None = None) -> None:
+        """Register one more periodic sweep (before `start`)."""
+        self._sweeps.append(Sweep(name, make, seconds))
+
+    async def start(self) -> None:
+        """Migrate, load data, open the HTTP port and start every loop."""
+        settings = self.settings
+        await migrate.upgrade(settings)
+        self._engine = create_engine(settings)
+        self.sessions = make_sessionmaker(self._engine)
+        self.translator = Translator(settings.locales_dir, settings.default_locale)
+        self.intake = Intake.from_settings(settings)
+        await self._sync_agencies()
+
+        senders: dict[str, ChannelSender] = {
+            "web": ChannelSender(self.web, unlimited_pacer(self.clock), on_sent=self.web.notify),
+            "terminal": ChannelSender(_PrintedAdapter(), unlimited_pacer(self.clock)),
+        }
+        translators: dict[str, Any] = {"web": self.web}
+        if settings.telegram_token is not None:
+            from laporbot.channels.telegram import make_telegram_adapter
+
+            self._telegram = make_telegram_adapter(settings, clock=self.clock)
+            senders["telegram"] = ChannelSender(self._telegram, telegram_pacer(self.clock))
+            translators["telegram"] = self._telegram
+        whatsapp = self._whatsapp_sender()
+        if whatsapp is not None:
+            senders["whatsapp"] = whatsapp
+            translators["whatsapp"] = whatsapp.adapter
+
+        self.dispatcher = Dispatcher(
+            self.sessions,
+            self.clock,
+            senders,
+            max_attempts=settings.outbox_max_attempts,
+            worker=f"{self.worker}-outbox",
+        )
+        self.inbox = InboxProcessor(
+            self.sessions,
+            self.clock,
+            translators,
+            self.intake.handle_inbound,
+            worker=f"{self.worker}-inbox",
+            on_processed=self.dispatcher.wake,
+        )
+        await self._start_http(whatsapp)
+        self._spawn(self.inbox.run(), "inbox")
+        self._spawn(self.dispatcher.run(), "outbox")
+        if self._telegram is not None:
+            await self._telegram.start()
+            self._spawn(self._receive_telegram(), "telegram")
+        self._start_scheduler()
+        log.info("laporbot is serving; web chat at %s", self.url)
+
+    async def stop(self) -> None:
+        """Stop taking new work, let in-flight work finish (bounded), release everything."""
+        self._stop_event.set()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        if self._runner is not None:
+            # Stops accepting connections; requests in flight get the grace period to finish.
+            await self._runner.cleanup()
+            self._runner = None
+        if hasattr(self, "inbox"):
+            self.inbox.stop()
+        if hasattr(self, "dispatcher"):
+            self.dispatcher.stop()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=SHUTDOWN_GRACE_SECONDS)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._tasks.clear()
+        if self._telegram is not None:
+            await self._telegram.close()
+            self._telegram = None
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    async def run_until_signalled(self) -> None:
+        """Start, serve until SIGTERM or SIGINT, then stop cleanly."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(signum, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+            log.info("laporbot: stopping, finishing work in flight")
+        finally:
+            await self.stop()
+
+    # -- parts ------------------------------------------------------------------------------
+
+    def _spawn(self, work: Awaitable[Any], name: str) -> None:
+        async def guarded() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("laporbot: %s loop died", name)
+
+        self._tasks.append(asyncio.create_task(guarded(), name=name))
+
+    async def _sync_agencies(self) -> None:
+        agencies = [(a.code, a.name, a.time_zone) for a in self.intake.registry.agencies]
+        async with self.sessions() as db, db.begin():
+            await agency_rows.sync_agencies(db, agencies)
+
+    def _whatsapp_sender(self) -> ChannelSender | None:
+        settings = self.settings
+        if settings.whatsapp_access_token is None or settings.whatsapp_phone_number_id is None:
+            return None
+        try:
+            whatsapp_channel = importlib.import_module("laporbot.channels.whatsapp")
+        except ImportError:
+            log.warning("WhatsApp is configured but this build has no WhatsApp adapter")
+            return None
+        build: Any = getattr(whatsapp_channel, "make_whatsapp_adapter", None)
+        if build is None:
+            log.warning("WhatsApp adapter module lacks make_whatsapp_adapter; not started")
+            return None
+        adapter = build(settings, clock=self.clock)
+        pacer = whatsapp_pacer(self.clock, settings.whatsapp_messages_per_second)
+        prepare = getattr(whatsapp_channel, "prepare_outbound", None)
+        return ChannelSender(adapter, pacer, prepare=prepare)
+
+    async def _start_http(self, whatsapp: ChannelSender | None) -> None:
+        telegram_secret: str | None = None
+        if self._telegram is not None and self.settings.telegram_webhook_url:
+            from laporbot.channels.telegram.webhook import webhook_secret
+
+            telegram_secret = webhook_secret(self.settings)
+        deps = WebDeps(
+            settings=self.settings,
+            clock=self.clock,
+            sessions=self.sessions,
+            translator=self.translator,
+            inbox=self.inbox,
+            web=self.web,
+            telegram=self._telegram,
+            telegram_secret=telegram_secret,
+            whatsapp=whatsapp.adapter if whatsapp is not None else None,
+            on_accepted=self._after_accept,
+        )
+        self._runner = web.AppRunner(
+            build_app(deps), shutdown_timeout=SHUTDOWN_GRACE_SECONDS, access_log=None
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
+        await site.start()
+        self.port = _bound_port(self._runner, self.settings.http_port)
+        host = self.settings.http_host
+        shown = f"[{host}]" if ":" in host else host
+        self.url = (self.settings.public_url or f"http://{shown}:{self.port}").rstrip("/") + "/"
+
+    async def _receive_telegram(self) -> None:
+        from laporbot.channels.telegram.receive import receive_updates
+
+        async def on_update(update: RawUpdate) -> None:
+            fresh = await self.inbox.accept([update])
+            self._after_accept([update], fresh)
+
+        await receive_updates(self._telegram, self.settings, on_update, stop_event=self._stop_event)
+
+    def _after_accept(self, updates: Sequence[RawUpdate], fresh: Sequence[bool]) -> None:
+        """Stop the spinner on a pressed Telegram button once its update is stored."""
+        if self._telegram is None:
+            return
+        for update, new in zip(updates, fresh, strict=True):
+            if new and update.channel == "telegram" and "callback_query" in update.payload:
+                task = asyncio.create_task(self._answer_callback(update))
+                self._tasks.append(task)
+                task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        with contextlib.suppress(ValueError):
+            self._tasks.remove(task)
+
+    async def _answer_callback(self, update: RawUpdate) -> None:
+        try:
+            await self._telegram.answer_callback(update)
+        except Exception as exc:  # best effort: the spinner stops by itself after a while
+            log.info("telegram answerCallbackQuery failed: %s", exc)
+
+    def _start_scheduler(self) -> None:
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        for sweep in self._sweeps:
+            tick = sweep.make(self)
+            scheduler.add_job(
+                _guarded_tick(sweep.name, tick),
+                "interval",
+                seconds=sweep.seconds or self.settings.sweep_interval_seconds,
+                id=sweep.name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+                next_run_time=self.clock.now(),  # first tick at once
+            )
+        scheduler.start()
+        self._scheduler = scheduler
+
+
+def _guarded_tick(name: str, tick: Tick) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        try:
+            await tick()
+        except Exception:
+            log.exception("sweep %s failed; the next tick tries again", name)
+
+    return run
+
+
+def _bound_port(runner: web.AppRunner, asked: int) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return asked

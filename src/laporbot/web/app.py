@@ -1,0 +1,484 @@
+"""The HTTP side of laporbot: webhooks, the web chat page and its JSON API, and a health check.
+
+Routes:
+
+- `POST <telegram webhook path>` (the path of `telegram_webhook_url`, else `/webhook/telegram`):
+  the `X-Telegram-Bot-Api-Secret-Token` header is compared in constant time; wrong or missing ->
+  401 and nothing stored.
+- `GET /webhook/whatsapp`: Meta's verification handshake (`hub.mode`, `hub.verify_token`,
+  `hub.challenge`); `POST /webhook/whatsapp`: the raw body's `X-Hub-Signature-256` HMAC with the
+  app secret is checked first; wrong or missing -> 401 and nothing stored.
+- `GET /`: the web chat page, its words from the `channels` catalog in the reader's language;
+  `GET /static/chat.js`, `/static/chat.css`.
+- `POST /api/chat/send`, `GET /api/chat/messages` (long poll), `GET /api/chat/history`.
+- `GET /healthz`: 200 when the database answers, 503 otherwise.
+
+Every inbound update is answered 200 only after it is committed to the inbox; a malformed body
+is answered 400 and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from string import Template
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from laporbot.channels.base import ChannelAdapter, RawUpdate
+from laporbot.channels.telegram.webhook import check_secret
+from laporbot.channels.web import WebChatAdapter, valid_client_id
+from laporbot.clock import Clock
+from laporbot.db import outbox as outbox_repo
+from laporbot.db.models import InboxItem, OutboxMessage
+from laporbot.errors import BadRequest
+from laporbot.i18n import Translator
+from laporbot.inbox import InboxProcessor
+from laporbot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+WHATSAPP_SIGNATURE_HEADER = "X-Hub-Signature-256"
+WHATSAPP_PATH = "/webhook/whatsapp"
+DEFAULT_TELEGRAM_PATH = "/webhook/telegram"
+MAX_BODY_BYTES = 256 * 1024
+MAX_WAIT_SECONDS = 25.0
+RECHECK_SECONDS = 5.0  # long polls re-read the database this often even without a wake-up
+PAGE_SIZE = 100
+HISTORY_SIZE = 200
+
+# The page's words: catalog id -> key the page's script reads.
+PAGE_TEXTS = (
+    "title",
+    "heading",
+    "intro",
+    "emergency",
+    "log_label",
+    "input_label",
+    "send",
+    "start",
+    "share_location",
+    "locating",
+    "location_failed",
+    "location_sent",
+    "you",
+    "bot",
+    "offline",
+    "send_failed",
+    "noscript",
+    "new_chat",
+    "new_chat_confirm",
+    "start_text",
+)
+
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class WebDeps:
+    """What the HTTP routes need; built by the service (or a test) from its parts."""
+
+    settings: Settings
+    clock: Clock
+    sessions: async_sessionmaker[AsyncSession]
+    translator: Translator
+    inbox: InboxProcessor
+    web: WebChatAdapter
+    telegram: ChannelAdapter | None = None
+    telegram_secret: str | None = None
+    whatsapp: ChannelAdapter | None = None
+    # Called after updates are committed, with which were new (Telegram: answer the button).
+    on_accepted: Callable[[Sequence[RawUpdate], Sequence[bool]], None] | None = None
+
+    async def accept(self, updates: Sequence[RawUpdate]) -> list[bool]:
+        """Store `updates` in the inbox (committed on return) and run `on_accepted`."""
+        fresh = await self.inbox.accept(updates)
+        if self.on_accepted is not None:
+            self.on_accepted(updates, fresh)
+        return fresh
+
+
+DEPS = web.AppKey("deps", WebDeps)
+
+
+def telegram_webhook_path(settings: Settings) -> str:
+    """The path Telegram posts to: that of `telegram_webhook_url`, else `/webhook/telegram`."""
+    if settings.telegram_webhook_url:
+        path = urlsplit(settings.telegram_webhook_url).path
+        if path and path != "/":
+            return path
+    return DEFAULT_TELEGRAM_PATH
+
+
+def build_app(deps: WebDeps) -> web.Application:
+    """The aiohttp application for `deps`."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_security_headers])
+    app[DEPS] = deps
+    static = _Static.load()
+    app.router.add_get("/", static.page)
+    app.router.add_get("/static/chat.js", static.script)
+    app.router.add_get("/static/chat.css", static.style)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/api/chat/send", chat_send)
+    app.router.add_get("/api/chat/messages", chat_messages)
+    app.router.add_get("/api/chat/history", chat_history)
+    app.router.add_post(telegram_webhook_path(deps.settings), telegram_webhook)
+    app.router.add_get(WHATSAPP_PATH, whatsapp_verify)
+    app.router.add_post(WHATSAPP_PATH, whatsapp_webhook)
+    return app
+
+
+@web.middleware
+async def _security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _error(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    return _parse_json(raw)
+
+
+def _parse_json(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest(f"body is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    return body
+
+
+# -- health --------------------------------------------------------------------------------
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 {"status": "ok"} when the database answers; 503 otherwise."""
+    deps = request.app[DEPS]
+    try:
+        async with deps.sessions() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception as exc:
+        log.warning("health check: database unavailable: %s", exc)
+        return web.json_response({"status": "unavailable", "database": "error"}, status=503)
+    return web.json_response({"status": "ok", "database": "ok"})
+
+
+# -- webhooks ------------------------------------------------------------------------------
+
+
+async def telegram_webhook(request: web.Request) -> web.Response:
+    """Store a Telegram update; 200 only once it is committed."""
+    deps = request.app[DEPS]
+    if deps.telegram is None or not deps.telegram_secret:
+        return _error(404, "telegram webhook not enabled")
+    if not check_secret(request.headers, deps.telegram_secret):
+        return _error(401, "bad secret token")
+    try:
+        updates = deps.telegram.split(await _json_body(request))
+    except BadRequest as exc:
+        return _error(400, exc.reason)
+    await deps.accept(updates)
+    return web.json_response({"ok": True})
+
+
+async def whatsapp_verify(request: web.Request) -> web.Response:
+    """Meta's subscription handshake: echo `hub.challenge` when the verify token matches."""
+    deps = request.app[DEPS]
+    expected = deps.settings.whatsapp_verify_token
+    if deps.whatsapp is None or expected is None:
+        return _error(404, "whatsapp webhook not enabled")
+    query = request.query
+    token = query.get("hub.verify_token", "")
+    if query.get("hub.mode") != "subscribe" or not hmac.compare_digest(
+        token.encode(), expected.get_secret_value().encode()
+    ):
+        return _error(403, "verification refused")
+    return web.Response(text=query.get("hub.challenge", ""), content_type="text/plain")
+
+
+def whatsapp_signature_ok(app_secret: str, body: bytes, header: str) -> bool:
+    """Whether `header` ("sha256=<hex>") is the HMAC-SHA256 of `body` with `app_secret`."""
+    if not header.startswith("sha256="):
+        return False
+    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(header.removeprefix("sha256=").lower().encode(), expected.encode())
+
+
+async def whatsapp_webhook(request: web.Request) -> web.Response:
+    """Store the messages and statuses of a WhatsApp notification; 200 once committed."""
+    deps = request.app[DEPS]
+    secret = deps.settings.whatsapp_app_secret
+    if deps.whatsapp is None or secret is None:
+        return _error(404, "whatsapp webhook not enabled")
+    raw = await request.read()
+    header = request.headers.get(WHATSAPP_SIGNATURE_HEADER, "")
+    if not whatsapp_signature_ok(secret.get_secret_value(), raw, header):
+        return _error(401, "bad signature")
+    try:
+        updates = deps.whatsapp.split(_parse_json(raw))
+    except BadRequest as exc:
+        return _error(400, exc.reason)
+    await deps.accept(updates)
+    return web.json_response({"ok": True})
+
+
+# -- web chat ------------------------------------------------------------------------------
+
+
+async def chat_send(request: web.Request) -> web.Response:
+    """Store one message of the page; `{"accepted": false}` for a re-send already stored."""
+    deps = request.app[DEPS]
+    try:
+        body = await _json_body(request)
+        # The time we received it travels with the stored update; the adapter reads it back.
+        body["received_at"] = deps.clock.now().isoformat()
+        updates = deps.web.split(body)
+    except BadRequest as exc:
+        return _error(400, exc.reason)
+    fresh = await deps.accept(updates)
+    return web.json_response({"accepted": all(fresh)})
+
+
+def _client_of(request: web.Request) -> str:
+    client_id = request.query.get("client_id")
+    if not valid_client_id(client_id):
+        raise BadRequest("client_id must be 8-64 letters, digits, '-' or '_'")
+    assert client_id is not None
+    return client_id
+
+
+def _float_param(request: web.Request, name: str, default: float) -> float:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise BadRequest(f"{name} must be a number") from exc
+    if value != value or value < 0:  # NaN or negative
+        raise BadRequest(f"{name} must be a number >= 0")
+    return value
+
+
+def _bot_message(row: OutboxMessage) -> dict[str, Any]:
+    message = outbox_repo.from_payload(row.payload)
+    return {
+        "id": row.id,
+        "key": f"bot:{row.id}",
+        "from": "bot",
+        "text": message.text,
+        "buttons": [{"id": b.id, "label": b.label} for b in message.buttons],
+        "request_location": message.request_location,
+        "at": (row.sent_at or row.created_at).isoformat(),
+    }
+
+
+def _own_message(row: InboxItem) -> dict[str, Any]:
+    body = row.payload
+    shown = body.get("display")
+    if not isinstance(shown, str) or not shown:
+        if isinstance(body.get("text"), str):
+            shown = body["text"]
+        elif isinstance(body.get("choice"), str):
+            shown = body["choice"]
+        else:
+            where = body.get("location") or {}
+            shown = f"{where.get('latitude')}, {where.get('longitude')}"
+    return {
+        "key": f"me:{body.get('message_id')}",
+        "from": "me",
+        "text": shown,
+        "at": row.received_at.isoformat(),
+    }
+
+
+async def _sent_to(
+    sessions: async_sessionmaker[AsyncSession], client_id: str, after: int, limit: int
+) -> list[OutboxMessage]:
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.channel == "web",
+                OutboxMessage.chat_id == client_id,
+                OutboxMessage.status == "sent",
+                OutboxMessage.id > after,
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        return list(rows.all())
+
+
+async def chat_messages(request: web.Request) -> web.Response:
+    """The bot's messages to `client_id` after outbox id `after`, waiting up to `wait` seconds
+    (at most 25) for the first one."""
+    deps = request.app[DEPS]
+    try:
+        client_id = _client_of(request)
+        after = int(_float_param(request, "after", 0))
+        wait = min(_float_param(request, "wait", 0), MAX_WAIT_SECONDS)
+    except BadRequest as exc:
+        return _error(400, exc.reason)
+    deadline = time.monotonic() + wait
+    while True:
+        rows = await _sent_to(deps.sessions, client_id, after, PAGE_SIZE)
+        left = deadline - time.monotonic()
+        if rows or left <= 0:
+            break
+        await deps.web.wait(client_id, min(left, RECHECK_SECONDS))
+    cursor = rows[-1].id if rows else after
+    return web.json_response({"messages": [_bot_message(r) for r in rows], "cursor": cursor})
+
+
+async def chat_history(request: web.Request) -> web.Response:
+    """The whole recent conversation of `client_id`, both sides, oldest first, with the cursor
+    for `messages`; what the page shows after a reload."""
+    deps = request.app[DEPS]
+    try:
+        client_id = _client_of(request)
+    except BadRequest as exc:
+        return _error(400, exc.reason)
+    async with deps.sessions() as session:
+        # Platform ids of this client are "<client_id>:<message_id>": the range scan below
+        # uses the unique (channel, platform_id) index (";" sorts right after ":").
+        mine = await session.scalars(
+            select(InboxItem)
+            .where(
+                InboxItem.channel == "web",
+                InboxItem.platform_id >= f"{client_id}:",
+                InboxItem.platform_id < f"{client_id};",
+            )
+            .order_by(InboxItem.id.desc())
+            .limit(HISTORY_SIZE)
+        )
+        own = list(mine.all())
+        theirs = await session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.channel == "web",
+                OutboxMessage.chat_id == client_id,
+                OutboxMessage.status == "sent",
+            )
+            .order_by(OutboxMessage.id.desc())
+            .limit(HISTORY_SIZE)
+        )
+        bot = list(theirs.all())
+    entries: list[tuple[datetime, int, dict[str, Any]]] = [
+        (row.received_at, 0, _own_message(row)) for row in own
+    ]
+    entries.extend(((row.sent_at or row.created_at), 1, _bot_message(row)) for row in bot)
+    entries.sort(key=lambda e: (e[0], e[1], e[2].get("id", 0)))
+    cursor = max((row.id for row in bot), default=0)
+    return web.json_response({"messages": [e[2] for e in entries], "cursor": cursor})
+
+
+# -- the page ------------------------------------------------------------------------------
+
+
+def _pick_locale(request: web.Request, translator: Translator) -> str:
+    asked = request.query.get("lang")
+    if asked and translator.resolve(asked) == asked.lower():
+        return asked.lower()
+    header = request.headers.get("Accept-Language", "")
+    weighted: list[tuple[float, str]] = []
+    for part in header.split(","):
+        piece = part.strip()
+        if not piece:
+            continue
+        name, _, params = piece.partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        weighted.append((quality, name.strip()))
+    for _, name in sorted(weighted, key=lambda w: -w[0]):
+        language = name.replace("_", "-").split("-", 1)[0].lower()
+        if language and language in translator.locales:
+            return language
+    return translator.default_locale
+
+
+@dataclass
+class _Static:
+    template: Template
+    js: bytes
+    css: bytes
+
+    @classmethod
+    def load(cls) -> _Static:
+        folder = resources.files("laporbot.web") / "static"
+        return cls(
+            template=Template((folder / "index.html").read_text(encoding="utf-8")),
+            js=(folder / "chat.js").read_bytes(),
+            css=(folder / "chat.css").read_bytes(),
+        )
+
+    async def page(self, request: web.Request) -> web.Response:
+        translator = request.app[DEPS].translator
+        locale = _pick_locale(request, translator)
+        words = {key: translator.text(locale, f"webchat.{key}") for key in PAGE_TEXTS}
+        # JSON inside <script>: "<" escaped so no text can close the element.
+        texts_json = json.dumps(words, ensure_ascii=False).replace("<", "\\u003c")
+        html = self.template.substitute(
+            lang=locale,
+            texts_json=texts_json,
+            **{key: _escape(value) for key, value in words.items()},
+        )
+        return web.Response(
+            text=html,
+            content_type="text/html",
+            charset="utf-8",
+            headers={"Cache-Control": "no-cache", "Content-Language": locale},
+        )
+
+    async def script(self, _request: web.Request) -> web.Response:
+        return web.Response(
+            body=self.js,
+            content_type="text/javascript",
+            charset="utf-8",
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    async def style(self, _request: web.Request) -> web.Response:
+        return web.Response(
+            body=self.css,
+            content_type="text/css",
+            charset="utf-8",
+            headers={"Cache-Control": "no-cache"},
+        )
+
+
+def _escape(value: str) -> str:
+    from html import escape
+
+    return escape(value, quote=True)
