@@ -1,33 +1,28 @@
-"""The application layer on a real SQLite database: sessions survive a restart, replies land in
-the outbox in the same transaction, idle sessions are nudged once and then expire."""
+"""The application layer on a real database (SQLite; PostgreSQL too when configured):
+sessions survive a restart, replies land in the outbox in the same transaction, idle sessions
+are nudged once and then expire."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from laporbot.db import migrate
-from laporbot.db.engine import create_engine, make_sessionmaker
 from laporbot.db.models import Case, Contact, ConversationSession, OutboxMessage
 from laporbot.intake import Intake, split_place
 from laporbot.messages import InboundMessage, Location
 from laporbot.settings import Settings
+from tests.db.conftest import Store
 
 START = datetime(2026, 3, 24, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def maker(tmp_path: Path) -> AsyncIterator[Any]:
-    settings = Settings(data_dir=tmp_path)
-    await migrate.upgrade(settings)
-    engine = create_engine(settings)
-    yield make_sessionmaker(engine)
-    await engine.dispose()
+def maker(store: Store) -> Any:
+    """A migrated, empty database: SQLite, and PostgreSQL when configured."""
+    return store.sessionmaker
 
 
 class Citizen:
