@@ -368,11 +368,15 @@ class Intake:
         case: Case | None = None
         agency: Agency | None = None
         if action.about_case:
+            number = action.about_case.strip().upper()
             try:
-                case = await case_rows.get_case(db, action.about_case.strip().upper())
-                agency = self.registry.agency(case.agency_code)
+                case = await case_rows.get_case(db, number)
             except NotFound:
                 case = None
+            # Only the reporter learns which office holds a case number, as in the status flow.
+            if case is None or case.reporter_contact_id != contact.id:
+                return {"status": "unknown_case", "number": number}
+            agency = self.registry.agency(case.agency_code)
         if agency is None and action.about_area:
             agency, _ = self._agency_for(None, action.about_area, None)
         if agency is None:

@@ -213,6 +213,16 @@ SCENARIOS: dict[str, list[str]] = {
         "ya",
         "1",
     ],
+    "complaint_id_unknown_case": [
+        "halo",
+        "2",
+        "ya",
+        "1",
+        "LPR-2026-000777",
+        "petugas tidak pernah datang ke lokasi",
+        "ya",
+        "1",
+    ],
     "complaint_en_about_office": [
         "english",
         "complaint",
