@@ -12,6 +12,7 @@ when it comes back, the same day.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -31,6 +32,8 @@ from laporbot.reminders.sweep import CLOSED_COMPLAINT_STATUSES
 from laporbot.settings import Settings
 from laporbot.standards.models import Agency
 from laporbot.standards.registry import StandardsRegistry
+
+log = logging.getLogger(__name__)
 
 # A digest is one chat message (Telegram allows 4096 characters): long sections are cut.
 MAX_ITEMS = 15
@@ -89,8 +92,13 @@ class DailyDigest:
             local = now.astimezone(ZoneInfo(agency.time_zone))
             if local.time() < self.at:
                 continue
-            async with self.sessionmaker() as session, session.begin():
-                queued += await self._office(session, agency, local.date(), now)
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    queued += await self._office(session, agency, local.date(), now)
+            except Exception:
+                # One office's broken digest must not keep the others' from going out; it is
+                # tried again on the next tick.
+                log.exception("daily digest of %s failed", agency.code)
         return queued
 
     async def _office(self, session: AsyncSession, agency: Agency, day: date, now: datetime) -> int:

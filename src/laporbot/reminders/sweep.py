@@ -16,6 +16,7 @@ scheduler, holds what is due.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -46,6 +47,8 @@ from laporbot.reminders.service import CLOSED_CASE_STATUSES, split_kind
 from laporbot.settings import Settings
 from laporbot.standards.models import ServiceStandard
 from laporbot.standards.registry import StandardsRegistry
+
+log = logging.getLogger(__name__)
 
 CLOSED_COMPLAINT_STATUSES = frozenset({"answered", "closed"})
 SETTLED_DEADLINE_STATUSES = frozenset({"met", "cancelled"})
@@ -142,26 +145,45 @@ class ReminderSweep:
         cancelled: list[int] = []
         sent: dict[bool, list[int]] = {True: [], False: []}
         outgoing: list[Queued] = []
+        broken: list[tuple[int, dict[str, Any]]] = []
         for row in rows:
             ctx = self._context(row, loaded)
             recipients = (
                 None if ctx is None or self._obsolete(ctx) else self._recipients(ctx, loaded)
             )
-            if ctx is None or not recipients:
+            if ctx is None or recipients is None:
                 cancelled.append(row.id)
+                continue
+            if not recipients:
+                # Nobody to tell (no group, no supervisor, no reachable citizen): recorded, so
+                # an administrator sees the office needs people, instead of retried forever.
+                broken.append((row.id, {**row.payload, "error": "no recipient"}))
                 continue
             late = now - row.due_at > self.late_after
             unassigned = row.audience == Audience.OFFICER.value and ctx.officer is None
-            for recipient in recipients:
-                message = self._message(ctx, recipient, now, late=late, unassigned=unassigned)
-                dedup = f"reminder:{row.id}:{recipient.channel}:{recipient.chat_id}"
-                case_id = ctx.case.id if ctx.case is not None else None
+            try:
+                messages = [
+                    self._message(ctx, recipient, now, late=late, unassigned=unassigned)
+                    for recipient in recipients
+                ]
+                following = self._next_in_chain(row, ctx, now)
+            except Exception as exc:
+                # A row that cannot be worded (a message id missing from the catalogs, a broken
+                # repeat) must not block every reminder behind it, tick after tick: it is set
+                # aside with the reason, for an administrator to see.
+                log.exception("reminder %d cannot be sent; cancelled", row.id)
+                broken.append((row.id, {**row.payload, "error": f"{type(exc).__name__}: {exc}"}))
+                continue
+            case_id = ctx.case.id if ctx.case is not None else None
+            for message in messages:
+                dedup = f"reminder:{row.id}:{message.channel}:{message.chat_id}"
                 outgoing.append(Queued(message, dedup, case_id))
             sent[late].append(row.id)
             result.sent += 1
             result.late += int(late)
             result.sent_ids.append(row.id)
-            await self._extend_chain(session, row, ctx, now)
+            if following is not None:
+                session.add(following)
         await enqueue_many(session, outgoing, now)
         result.messages += len(outgoing)
         for late, ids in sent.items():
@@ -173,6 +195,13 @@ class ReminderSweep:
                         status="sent", sent_at=now, late=late, claimed_by=None, claimed_until=None
                     )
                 )
+        for reminder_id, payload in broken:
+            await session.execute(
+                update(Reminder)
+                .where(Reminder.id == reminder_id)
+                .values(status="cancelled", claimed_by=None, claimed_until=None, payload=payload)
+            )
+        result.cancelled += len(broken)
         if cancelled:
             await session.execute(
                 update(Reminder)
@@ -299,12 +328,10 @@ class ReminderSweep:
             template_params=params,
         )
 
-    async def _extend_chain(
-        self, session: AsyncSession, row: Reminder, ctx: Context, now: datetime
-    ) -> None:
+    def _next_in_chain(self, row: Reminder, ctx: Context, now: datetime) -> Reminder | None:
         repeat = row.payload.get("repeat")
         if not isinstance(repeat, str) or self._obsolete(ctx):
-            return
+            return None
         every = parse_offset(repeat)
         first_text = row.payload.get("first")
         first = datetime.fromisoformat(first_text) if isinstance(first_text, str) else row.due_at
@@ -314,20 +341,17 @@ class ReminderSweep:
         # late one just sent says it all; the chain resumes at the next future moment.
         following = next_occurrence(first, max(row.due_at, now), every, calendar)
         payload: dict[str, Any] = {**row.payload, "first": first.isoformat()}
-        session.add(
-            Reminder(
-                deadline_id=row.deadline_id,
-                case_id=row.case_id,
-                complaint_id=row.complaint_id,
-                kind=row.kind,
-                audience=row.audience,
-                due_at=following,
-                status="pending",
-                late=False,
-                payload=payload,
-            )
+        return Reminder(
+            deadline_id=row.deadline_id,
+            case_id=row.case_id,
+            complaint_id=row.complaint_id,
+            kind=row.kind,
+            audience=row.audience,
+            due_at=following,
+            status="pending",
+            late=False,
+            payload=payload,
         )
-        await session.flush()
 
 
 def _channel(name: str) -> Channel:
