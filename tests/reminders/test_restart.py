@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from laporbot.db.cases import create_case
+from laporbot.db.complaints import create_complaint
 from laporbot.db.engine import create_engine_for_url, make_sessionmaker
 from laporbot.db.models import Case, OutboxMessage, Reminder
 from laporbot.reminders import sweep as sweep_module
@@ -126,3 +127,38 @@ async def test_a_crash_mid_batch_rolls_back_and_the_next_sweep_sends_each_once(
     # 3 acknowledgments + 3 x (group + supervisor) triage, each exactly once.
     assert len(sent) == 9
     assert len({(m.chat, m.text) for m in sent}) == 9
+
+
+async def test_a_daily_repeat_missed_for_days_is_sent_once_then_resumes(
+    db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    world = await make_world(db_sessionmaker, tmp_path, T0)
+    async with world.sessionmaker() as session, session.begin():
+        complaint = await create_complaint(
+            session,
+            agency_code="dinsos-riau",
+            text="Belum ada kabar",
+            locale="id",
+            received_at=T0,
+            contact_id=world.contacts["tg-id"],
+        )
+        await world.service.on_complaint_filed(session, complaint, T0)
+    await world.tick()
+    # Down from just after filing until six days later: the handler's two reminders, the
+    # supervisor's at the deadline and four daily overdue ones were missed.
+    world.clock.set(T0 + timedelta(days=6, minutes=30))
+    sent = await world.tick()
+    assert [m.chat for m in sent] == [
+        "telegram:grp-dinsos-riau",  # handler 24 h before (nobody handles it yet)
+        "telegram:grp-dinsos-riau",  # handler 4 h before
+        "telegram:sup-dinsos-riau",  # at the deadline
+        "telegram:sup-dinsos-riau",  # overdue: once, not four times
+    ]
+    assert "terlambat 4 hari" in sent[-1].text
+    # The chain goes on from the next future day at the usual hour.
+    world.clock.set(T0 + timedelta(days=7) - timedelta(seconds=1))
+    assert await world.tick() == []
+    world.clock.set(T0 + timedelta(days=7))
+    [overdue] = await world.tick()
+    assert "terlambat 5 hari" in overdue.text
+    assert "terlambat terkirim" not in overdue.text
