@@ -105,3 +105,28 @@ def test_flows_check_command(tmp_path: Path) -> None:
     bad = runner.invoke(main, ["flows", "check", "--dir", str(folder)])
     assert bad.exit_code == 1
     assert "main.yaml: menu: unknown step type 'carousel'" in bad.output
+
+
+def test_every_button_label_fits_a_whatsapp_reply_button(translator: Translator) -> None:
+    """WhatsApp cuts reply-button titles at 20 characters (list rows at 24)."""
+    flows = load_flows(SHIPPED, translator)
+    labels = {
+        "common.yes",
+        "common.no",
+        "common.confirm",
+        "common.cancel",
+        "common.skip",
+        "common.restart",
+        "common.officer",
+        "lang.name",
+    }
+    for flow in flows.flows.values():
+        for step in flow.steps.values():
+            labels.update(option.label for option in getattr(step, "options", []))
+    too_long = {
+        (locale, translator.text(locale, msgid))
+        for msgid in labels
+        for locale in translator.locales
+        if len(translator.text(locale, msgid)) > 20
+    }
+    assert too_long == set()
