@@ -391,13 +391,32 @@ async def chat_history(request: web.Request) -> web.Response:
             .limit(HISTORY_SIZE)
         )
         bot = list(theirs.all())
-    entries: list[tuple[datetime, int, dict[str, Any]]] = [
-        (row.received_at, 0, _own_message(row)) for row in own
+    # Order: each of the reader's messages, followed by the replies it caused (the intake keys
+    # them "in:web:<platform id>:<n>"), then anything else (nudges, reminders) by send time.
+    by_platform_id = {row.platform_id: row for row in own}
+    entries: list[tuple[datetime, int, int, int, dict[str, Any]]] = [
+        (row.received_at, row.id, 0, 0, _own_message(row)) for row in own
     ]
-    entries.extend(((row.sent_at or row.created_at), 1, _bot_message(row)) for row in bot)
-    entries.sort(key=lambda e: (e[0], e[1], e[2].get("id", 0)))
+    for row in bot:
+        cause = by_platform_id.get(_cause_of(row.dedup_key))
+        if cause is not None:
+            entries.append((cause.received_at, cause.id, 1, row.id, _bot_message(row)))
+        else:
+            at = row.sent_at or row.created_at
+            entries.append((at, _AFTER_ALL, 1, row.id, _bot_message(row)))
+    entries.sort(key=lambda e: e[:4])
     cursor = max((row.id for row in bot), default=0)
-    return web.json_response({"messages": [e[2] for e in entries], "cursor": cursor})
+    return web.json_response({"messages": [e[4] for e in entries], "cursor": cursor})
+
+
+_AFTER_ALL = 2**62
+
+
+def _cause_of(dedup_key: str | None) -> str:
+    """The web platform id a reply answers, from the intake's dedup key, else ""."""
+    if not dedup_key or not dedup_key.startswith("in:web:"):
+        return ""
+    return dedup_key.removeprefix("in:web:").rsplit(":", 1)[0]
 
 
 # -- the page ------------------------------------------------------------------------------
