@@ -106,3 +106,14 @@ def test_every_shipped_message_exists_in_every_language() -> None:
 def test_indonesian_catalogs_declare_one_plural_form() -> None:
     for po in sorted((data_dir("locales") / "id" / "LC_MESSAGES").glob("*.po")):
         assert "Plural-Forms: nplurals=1; plural=0;" in po.read_text(encoding="utf-8"), po.name
+
+
+def test_read_only_folder_reads_the_po(locales: Path) -> None:
+    folder = locales / "id" / "LC_MESSAGES"
+    folder.chmod(0o555)
+    try:
+        translator = Translator(locales)
+    finally:
+        folder.chmod(0o755)
+    assert translator.text("id", "hello", name="B") == "Halo B"
+    assert not (folder / "flows.mo").exists() or os.geteuid() == 0

@@ -15,6 +15,7 @@ Dates and durations are worded by `laporbot.timefmt` (Babel, in the office's tim
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -52,11 +53,15 @@ def compile_catalogs(locales_dir: Path) -> list[Path]:
         if mo.is_file() and mo.stat().st_mtime >= po.stat().st_mtime:
             continue
         catalog = _read_po(po, po.parent.parent.name)
+        partial = mo.with_name(f".{mo.name}.{os.getpid()}.tmp")
         try:
-            with mo.open("wb") as handle:
+            with partial.open("wb") as handle:
                 write_mo(handle, catalog)
+            # Atomic: a worker starting at the same moment reads the old file or the new one.
+            os.replace(partial, mo)
         except OSError:
             # A read-only install: the loader falls back to the .po, which holds the same text.
+            partial.unlink(missing_ok=True)
             continue
         compiled.append(mo)
     return compiled
