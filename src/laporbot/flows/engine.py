@@ -96,7 +96,7 @@ def _lapsed(session: Session, now: datetime) -> bool:
     return session.expires_at is not None and now >= session.expires_at
 
 
-def _words(flows: Flows, message: InboundMessage) -> str | None:
+def _words(message: InboundMessage) -> str | None:
     if message.kind not in ("text", "command") or not message.text:
         return None
     return normalize(message.text)
@@ -107,7 +107,7 @@ def _language_word(flows: Flows, message: InboundMessage) -> str | None:
     if message.choice and message.choice.startswith(LANGUAGE_PREFIX):
         wanted = message.choice.removeprefix(LANGUAGE_PREFIX)
         return wanted if wanted in flows.translator.locales else None
-    said = _words(flows, message)
+    said = _words(message)
     if said is None:
         return None
     for language, words in flows.commands.languages.items():
@@ -260,7 +260,7 @@ class _Run:
             self.effects.append(Send(self.text("common.language_set")))
             self.reprompt()
             return
-        said = _words(self.flows, message)
+        said = _words(message)
         offer = self.state.pop("offer", False)
         if message.choice == RESTART or said in commands.restart:
             self.restart()
