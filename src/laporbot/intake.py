@@ -98,11 +98,11 @@ class Intake:
     ) -> list[OutboundMessage]:
         """Run one citizen message through their conversation; returns the replies.
 
-        Group messages are ignored (officers' business). Inside the caller's transaction (no
-        commit): records the contact, resumes or starts the
+        Inside the caller's transaction (no commit): records the contact, resumes or starts the
         session, applies the engine's effects (open a case, file a complaint, look one up),
         saves the session and queues every reply in the outbox (dedup key per inbound message
-        and reply index, so a replayed update queues nothing twice).
+        and reply index, so a replayed update queues nothing twice). Group messages are
+        ignored: they are officers' business.
         """
         if inbound.is_group:
             # Citizens report in private chats; group messages belong to officers' handlers.
@@ -118,13 +118,13 @@ class Intake:
         row = await session_rows.load_active(db, inbound.channel, inbound.user_id)
         if row is not None and row.expires_at is not None and row.expires_at <= now:
             # Lapsed before the sweep saw it: the citizen starts fresh, silently.
+            row.answers, row.state = {}, {}
             await session_rows.end(db, row, now, "expired")
             row = None
         current = _session_of(row) if row is not None else None
         locale = contact.locale or inbound.language_hint
         session, effects = step(self.flows, current, MessageResume(inbound), now, locale=locale)
-        replies = await self._apply(db, who, session, effects, now)
-        final, messages = replies
+        final, messages = await self._apply(db, who, session, effects, now)
         await self._store(db, who, row, inbound.user_id, final, now)
         key = f"in:{inbound.channel}:{inbound.platform_id}"
         for index, message in enumerate(messages):
