@@ -127,6 +127,7 @@ class Service:
         self.worker = f"serve-{uuid.uuid4().hex[:8]}"
         self._sweeps: list[Sweep] = list(SWEEPS)
         self._tasks: list[asyncio.Task[Any]] = []
+        self._ticks: set[asyncio.Task[Any]] = set()
         self._stop_event = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._scheduler: AsyncIOScheduler | None = None
@@ -201,6 +202,11 @@ class Service:
         """Stop taking new work, let in-flight work finish (bounded), release everything."""
         self._stop_event.set()
         if self._scheduler is not None:
+            # No new ticks; a tick already running finishes its transaction (APScheduler's
+            # shutdown would cancel it mid-way).
+            self._scheduler.pause()
+            if self._ticks:
+                await asyncio.wait(self._ticks, timeout=SHUTDOWN_GRACE_SECONDS)
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
         if self._runner is not None:
@@ -332,12 +338,30 @@ class Service:
         except Exception as exc:  # best effort: the spinner stops by itself after a while
             log.info("telegram answerCallbackQuery failed: %s", exc)
 
+    def _guarded_tick(self, name: str, tick: Tick) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            if self._stop_event.is_set():
+                return
+            current = asyncio.current_task()
+            if current is not None:
+                self._ticks.add(current)
+            try:
+                await tick()
+            except Exception:
+                log.exception("sweep %s failed; the next tick tries again", name)
+            finally:
+                if current is not None:
+                    self._ticks.discard(current)
+
+        run.__name__ = f"sweep_{name}"
+        return run
+
     def _start_scheduler(self) -> None:
         scheduler = AsyncIOScheduler(timezone="UTC")
         for sweep in self._sweeps:
             tick = sweep.make(self)
             scheduler.add_job(
-                _guarded_tick(sweep.name, tick),
+                self._guarded_tick(sweep.name, tick),
                 "interval",
                 seconds=sweep.seconds or self.settings.sweep_interval_seconds,
                 id=sweep.name,
@@ -348,16 +372,6 @@ class Service:
             )
         scheduler.start()
         self._scheduler = scheduler
-
-
-def _guarded_tick(name: str, tick: Tick) -> Callable[[], Awaitable[None]]:
-    async def run() -> None:
-        try:
-            await tick()
-        except Exception:
-            log.exception("sweep %s failed; the next tick tries again", name)
-
-    return run
 
 
 def _bound_port(runner: web.AppRunner, asked: int) -> int:
