@@ -47,6 +47,7 @@
     if (message.key && shown.has(message.key)) return;
     if (message.key) shown.add(message.key);
     startRow.hidden = true;
+    document.body.classList.add("started");
     const item = document.createElement("li");
     item.className = message.from === "bot" ? "from-bot" : "from-me";
     const who = document.createElement("span");
@@ -80,7 +81,7 @@
       }
     }
     log.appendChild(item);
-    item.scrollIntoView({ block: "end" });
+    log.scrollTop = log.scrollHeight;
   }
 
   // Sends go one at a time, in order; a failed send is retried with the same message id, which
@@ -214,6 +215,7 @@
     cursor = null;
     shown.clear();
     log.textContent = "";
+    document.body.classList.remove("started");
     startRow.hidden = false;
     poll(generation);
   });
