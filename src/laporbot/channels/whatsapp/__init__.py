@@ -1,0 +1,138 @@
+"""WhatsApp Cloud API channel: webhook checks, translation, sending, the 24-hour window.
+
+- `webhook`: verification handshake, `X-Hub-Signature-256` check, splitting and translating
+  notifications (both user-id shapes: phone number `wa_id`, business-scoped `user_id`).
+- `outbound`: an `OutboundMessage` planned as Cloud API messages within Meta's limits.
+- `adapter`: `WhatsAppAdapter`, the only code that talks to the Graph API.
+- `window`: the 24-hour customer service window and the template used outside it.
+
+Pacing is the outbox dispatcher's (`laporbot.ratelimit`): the number's throughput
+(`LAPORBOT_WHATSAPP_MESSAGES_PER_SECOND`, Meta's default 80/s) and the per-user pace
+(`WHATSAPP_USER_PER_SECOND`, `WHATSAPP_USER_BURST`: one message per 6 s, bursts allowed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from laporbot.channels.whatsapp.adapter import (
+    GraphError,
+    OutsideWindow,
+    WhatsAppAdapter,
+    classify,
+    recipient_field,
+)
+from laporbot.channels.whatsapp.webhook import (
+    SIGNATURE_HEADER,
+    DeliveryStatus,
+    check_signature,
+    delivery_status,
+    sign,
+    verify_subscription,
+)
+from laporbot.channels.whatsapp.window import WINDOW, choose_message, window_open
+from laporbot.clock import Clock
+from laporbot.errors import CatalogError, ConfigError
+from laporbot.messages import OutboundMessage
+from laporbot.settings import Settings
+
+__all__ = [
+    "DOMAIN",
+    "SIGNATURE_HEADER",
+    "WINDOW",
+    "DeliveryStatus",
+    "GraphError",
+    "OutsideWindow",
+    "WhatsAppAdapter",
+    "catalog_text",
+    "check_signature",
+    "choose_message",
+    "classify",
+    "delivery_status",
+    "make_prepare_outbound",
+    "make_whatsapp_adapter",
+    "recipient_field",
+    "sign",
+    "verify_subscription",
+    "window_open",
+]
+
+#: The catalog domain of the words the WhatsApp adapter itself shows (locales/*/whatsapp.po).
+DOMAIN = "whatsapp"
+
+Prepare = Callable[[AsyncSession, OutboundMessage, datetime], Awaitable[OutboundMessage]]
+
+
+def catalog_text(locales_dir: Path, locale: str, msgid: str) -> str:
+    """One message of the `whatsapp` domain, read straight from its `.po` file."""
+    path = locales_dir / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+    try:
+        with path.open("rb") as handle:
+            catalog = read_po(handle, locale=locale, domain=DOMAIN)
+    except OSError as exc:
+        raise CatalogError(str(path), msgid, f"cannot read catalog: {exc}") from exc
+    message = catalog.get(msgid)
+    if message is None or not isinstance(message.string, str) or not message.string:
+        raise CatalogError(str(path), msgid, "message id missing or untranslated")
+    return message.string
+
+
+def make_whatsapp_adapter(
+    settings: Settings, *, clock: Clock | None = None, list_button_label: str | None = None
+) -> WhatsAppAdapter:
+    """The adapter for `settings` (token, phone number id, Graph API URL and version).
+
+    The list's open button label comes from the `whatsapp` catalog in the default locale, as
+    Telegram's location button does. `clock` is accepted for symmetry with the other channels;
+    timestamps come from Meta's payloads.
+    """
+    del clock
+    if settings.whatsapp_access_token is None or not settings.whatsapp_phone_number_id:
+        raise ConfigError(
+            "WhatsApp needs LAPORBOT_WHATSAPP_ACCESS_TOKEN and LAPORBOT_WHATSAPP_PHONE_NUMBER_ID"
+        )
+    label = list_button_label or catalog_text(
+        settings.locales_dir, settings.default_locale, "whatsapp.list_button"
+    )
+    return WhatsAppAdapter(
+        access_token=settings.whatsapp_access_token.get_secret_value(),
+        phone_number_id=settings.whatsapp_phone_number_id,
+        api_url=settings.whatsapp_graph_api_url,
+        api_version=settings.whatsapp_graph_api_version,
+        template_language=settings.whatsapp_template_language,
+        list_button_label=label,
+    )
+
+
+def make_prepare_outbound(settings: Settings) -> Prepare:
+    """The outbox's `prepare` hook for WhatsApp: swap a free-form message for the follow-up
+    template when the contact's 24-hour window is closed (read from `contacts`)."""
+    from laporbot.db.models import Contact
+
+    async def prepare(
+        session: AsyncSession, message: OutboundMessage, now: datetime
+    ) -> OutboundMessage:
+        if message.channel != "whatsapp" or message.template:
+            return message
+        stmt = (
+            select(Contact.last_inbound_at)
+            .where(
+                Contact.channel == "whatsapp",
+                or_(
+                    Contact.chat_id == message.chat_id,
+                    Contact.platform_user_id == message.chat_id,
+                ),
+            )
+            .order_by(Contact.last_inbound_at.desc())
+            .limit(1)
+        )
+        last = (await session.execute(stmt)).scalar_one_or_none()
+        return choose_message(message, last, now, settings)
+
+    return prepare
