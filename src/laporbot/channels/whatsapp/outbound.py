@@ -52,7 +52,7 @@ def shorten(label: str, limit: int) -> str:
     cut = words[:room]
     space = cut.rfind(" ")
     # Cut at a word end unless that throws away more than a third of the room.
-    if space >= room * 2 // 3:
+    if words[room] != " " and space >= room * 2 // 3:
         cut = cut[:space]
     return cut.rstrip(" ,.;:-") + ELLIPSIS
 
