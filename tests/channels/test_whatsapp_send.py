@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from laporbot.channels.base import PermanentSendError, RetryAfter, TransientSendError
-from laporbot.channels.whatsapp import OutsideWindow, WhatsAppAdapter, make_whatsapp_adapter
+from laporbot.channels.whatsapp import (
+    OutsideWindow,
+    WhatsAppAdapter,
+    make_whatsapp_adapter,
+    recipient_field,
+)
 from laporbot.channels.whatsapp.outbound import (
     BUTTON_TITLE_LIMIT,
     LIST_ROW_DESCRIPTION_LIMIT,
@@ -364,3 +369,9 @@ async def test_adapter_from_settings(graph: GraphApiFake, tmp_path: Any) -> None
     assert graph.sent[0].payload["interactive"]["action"]["button"] == "Lihat pilihan"
     with pytest.raises(ConfigError):
         make_whatsapp_adapter(Settings())
+
+
+def test_recipient_field_tells_phone_numbers_from_user_ids() -> None:
+    assert recipient_field("6281234567890") == {"to": "6281234567890"}
+    assert recipient_field("+6281234567890") == {"to": "6281234567890"}
+    assert recipient_field("ID.1410018717833190") == {"recipient": "ID.1410018717833190"}
