@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import signal
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +41,7 @@ from laporbot.inbox import InboxProcessor
 from laporbot.intake import Intake
 from laporbot.messages import Channel, InboundMessage, OutboundMessage
 from laporbot.outbox import ChannelSender, Dispatcher
-from laporbot.ratelimit import telegram_pacer, unlimited_pacer, whatsapp_pacer
+from laporbot.ratelimit import ChannelPacer, telegram_pacer, unlimited_pacer, whatsapp_pacer
 from laporbot.settings import Settings
 from laporbot.web.app import WebDeps, build_app
 
@@ -121,9 +120,19 @@ class _PrintedAdapter:
 class Service:
     """Everything `laporbot serve` runs, in one process; see the module docstring."""
 
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock | None = None,
+        *,
+        pacers: Mapping[str, ChannelPacer] | None = None,
+    ) -> None:
+        """`pacers` replaces a channel's platform limits (tests and benchmarks against fakes
+        with their own limits); production uses the platforms' documented ones."""
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
+        self._pacers = dict(pacers or {})
+        self._whatsapp: Any = None
         self.worker = f"serve-{uuid.uuid4().hex[:8]}"
         self._sweeps: list[Sweep] = list(SWEEPS)
         self._tasks: list[asyncio.Task[Any]] = []
@@ -167,7 +176,8 @@ class Service:
             from laporbot.channels.telegram import make_telegram_adapter
 
             self._telegram = make_telegram_adapter(settings, clock=self.clock)
-            senders["telegram"] = ChannelSender(self._telegram, telegram_pacer(self.clock))
+            pacer = self._pacers.get("telegram") or telegram_pacer(self.clock)
+            senders["telegram"] = ChannelSender(self._telegram, pacer)
             translators["telegram"] = self._telegram
         whatsapp = self._whatsapp_sender()
         if whatsapp is not None:
@@ -226,6 +236,9 @@ class Service:
         if self._telegram is not None:
             await self._telegram.close()
             self._telegram = None
+        if self._whatsapp is not None:
+            await self._whatsapp.close()
+            self._whatsapp = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
@@ -266,19 +279,15 @@ class Service:
         settings = self.settings
         if settings.whatsapp_access_token is None or settings.whatsapp_phone_number_id is None:
             return None
-        try:
-            whatsapp_channel = importlib.import_module("laporbot.channels.whatsapp")
-        except ImportError:
-            log.warning("WhatsApp is configured but this build has no WhatsApp adapter")
-            return None
-        build: Any = getattr(whatsapp_channel, "make_whatsapp_adapter", None)
-        if build is None:
-            log.warning("WhatsApp adapter module lacks make_whatsapp_adapter; not started")
-            return None
-        adapter = build(settings, clock=self.clock)
-        pacer = whatsapp_pacer(self.clock, settings.whatsapp_messages_per_second)
-        prepare = getattr(whatsapp_channel, "prepare_outbound", None)
-        return ChannelSender(adapter, pacer, prepare=prepare)
+        from laporbot.channels.whatsapp import make_prepare_outbound, make_whatsapp_adapter
+
+        adapter = make_whatsapp_adapter(settings, clock=self.clock)
+        self._whatsapp = adapter
+        pacer = self._pacers.get("whatsapp") or whatsapp_pacer(
+            self.clock, settings.whatsapp_messages_per_second
+        )
+        # Outside the 24-hour window a free-form message becomes the follow-up template.
+        return ChannelSender(adapter, pacer, prepare=make_prepare_outbound(settings))
 
     async def _start_http(self, whatsapp: ChannelSender | None) -> None:
         telegram_secret: str | None = None
