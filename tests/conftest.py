@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +75,14 @@ def db_sessionmaker(db_engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     from laporbot.db.engine import make_sessionmaker
 
     return make_sessionmaker(db_engine)
+
+
+@pytest.fixture(autouse=True)
+def _no_child_identity_in_groups() -> Iterator[None]:
+    """Every group message any test queues is checked for a child's identity (UU 11/2012
+    Pasal 19): see tests/officers/privacy_guard.py."""
+    from tests.officers import privacy_guard
+
+    privacy_guard.install()
+    yield
+    privacy_guard.uninstall()
