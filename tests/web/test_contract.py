@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,7 +28,9 @@ import pytest
 from sqlalchemy import func, select
 
 from laporbot.clock import SystemClock
-from laporbot.db.models import Case, InboxItem, OutboxMessage
+from laporbot.db import outbox as outbox_repo
+from laporbot.db.models import Case, Contact, InboxItem, OutboxMessage
+from laporbot.messages import OutboundMessage
 from laporbot.ratelimit import unlimited_pacer
 from laporbot.serve import Service
 from laporbot.settings import Settings
@@ -536,3 +539,23 @@ async def test_a_crash_between_inbox_and_outbox_delivers_every_reply_once(
     outbox = await harness.outbox()
     assert all(r.status == "sent" for r in outbox)
     assert len(replies) >= len(outbox)
+
+
+async def test_whatsapp_outside_the_24_hour_window_sends_the_template(harness: Harness) -> None:
+    driver = harness.driver
+    if not isinstance(driver, WhatsAppDriver):
+        pytest.skip("the 24-hour window is WhatsApp's")
+    await harness.do({"text": "halo"})
+    now = harness.service.clock.now()
+    async with harness.service.sessions() as db, db.begin():
+        contact = await db.scalar(select(Contact).where(Contact.channel == "whatsapp"))
+        assert contact is not None
+        assert contact.chat_id == driver.recipient
+        contact.last_inbound_at = now - timedelta(hours=25)
+        later = OutboundMessage(channel="whatsapp", chat_id=contact.chat_id, text="news")
+        await outbox_repo.enqueue(db, later, now)
+    harness.service.dispatcher.wake()
+    await harness.settle()
+    last = driver.graph.sent_to(driver.recipient)[-1].payload
+    assert last["type"] == "template"
+    assert last["template"]["name"] == harness.service.settings.whatsapp_followup_template
