@@ -237,9 +237,29 @@ async def test_throughput_limit_is_retry_after(
     assert len(graph.sent) == 4
 
 
+async def test_pair_rate_limit_is_retry_after(
+    graph: GraphApiFake, adapter: WhatsAppAdapter
+) -> None:
+    graph.pair_limit = (2, 6.0)
+    await adapter.send(msg("1"))
+    await adapter.send(msg("2"))
+    await adapter.send(msg("to someone else", chat_id=BSUID))  # another pair is not held
+    with pytest.raises(RetryAfter) as caught:
+        await adapter.send(msg("3"))
+    assert caught.value.seconds == 6.0
+    assert isinstance(graph.clock, FakeClock)
+    graph.clock.advance(6.0)
+    await adapter.send(msg("3"))
+    assert [s.payload["text"]["body"] for s in graph.sent_to(PHONE)] == ["1", "2", "3"]
+
+
 async def test_http_429_with_retry_after_header(
     graph: GraphApiFake, adapter: WhatsAppAdapter
 ) -> None:
+    graph.fail_next(status=429, code=130429, message="(#130429) Rate limit hit", retry_after=3)
+    with pytest.raises(RetryAfter) as caught:
+        await adapter.send(msg("x"))
+    assert caught.value.seconds == 3.0  # the header wins over the code's default
     graph.fail_next(status=429, code=80007, message="(#80007) Rate limit issues")
     with pytest.raises(RetryAfter) as caught:
         await adapter.send(msg("x"))

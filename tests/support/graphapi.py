@@ -80,6 +80,7 @@ class GraphError(Exception):
         error_type: str = "OAuthException",
     ) -> None:
         super().__init__(message)
+        self.retry_after: float | None = None
         self.status = status
         self.code = code
         self.message = message
@@ -127,6 +128,7 @@ class _Failure:
     code: int
     message: str
     remaining: int
+    retry_after: float | None
 
 
 @dataclass
@@ -137,6 +139,8 @@ class GraphApiFake:
     phone_number_id: str = "106540352242922"
     version: str = "v23.0"
     messages_per_second: float = 80.0
+    # Meta's pair rate limit (131056) as (messages, seconds) to one user; None: not enforced.
+    pair_limit: tuple[int, float] | None = None
     clock: Callable[[], float] = field(default_factory=FakeClock)
     sent: list[Sent] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -148,6 +152,7 @@ class GraphApiFake:
         self._port = 0
         self._ids = itertools.count(1)
         self._recent: deque[float] = deque()
+        self._pair_recent: dict[str, deque[float]] = {}
         self._failures: list[_Failure] = []
         self._media: dict[str, _Media] = {}
 
@@ -193,9 +198,11 @@ class GraphApiFake:
         status: int = 500,
         code: int = 131000,
         message: str = "Something went wrong",
+        retry_after: float | None = None,
     ) -> None:
-        """The next `count` message posts fail with this HTTP status and Graph error code."""
-        self._failures.append(_Failure(status, code, message, count))
+        """The next `count` message posts fail with this HTTP status and Graph error code
+        (and a `Retry-After` header when `retry_after` is given)."""
+        self._failures.append(_Failure(status, code, message, count, retry_after))
 
     def add_media(self, data: bytes, mime_type: str = "image/jpeg") -> str:
         """Store a media file as if a user had sent it; returns its media id."""
@@ -214,7 +221,8 @@ class GraphApiFake:
         ].decode()
 
     def _error(self, error: GraphError) -> web.Response:
-        return web.json_response(error.body(self._trace()), status=error.status)
+        headers = {} if error.retry_after is None else {"Retry-After": f"{error.retry_after:g}"}
+        return web.json_response(error.body(self._trace()), status=error.status, headers=headers)
 
     def _check_auth(self, request: web.Request) -> None:
         header = request.headers.get("Authorization", "")
@@ -252,9 +260,12 @@ class GraphApiFake:
             for failure in self._failures:
                 if failure.remaining > 0:
                     failure.remaining -= 1
-                    raise GraphError(failure.status, failure.code, failure.message)
+                    error = GraphError(failure.status, failure.code, failure.message)
+                    error.retry_after = failure.retry_after
+                    raise error
             recipient = validate_message(payload)
             self._throttle()
+            self._pair_throttle(recipient)
             if recipient in self.undeliverable:
                 raise GraphError(
                     400,
@@ -295,6 +306,26 @@ class GraphApiFake:
                 details="Cloud API message throughput has been reached.",
             )
         self._recent.append(now)
+
+    def _pair_throttle(self, recipient: str) -> None:
+        """Meta's pair rate limit: at most `pair_limit[0]` messages to one user in any span of
+        `pair_limit[1]` seconds."""
+        if self.pair_limit is None:
+            return
+        limit, window = self.pair_limit
+        now = self.clock()
+        recent = self._pair_recent.setdefault(recipient, deque())
+        while recent and recent[0] <= now - window:
+            recent.popleft()
+        if len(recent) >= limit:
+            raise GraphError(
+                400,
+                131056,
+                "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+                details="Message failed to send because there were too many messages sent "
+                "from this phone number to the same phone number in a short period of time.",
+            )
+        recent.append(now)
 
     async def _media_info(self, request: web.Request) -> web.Response:
         try:
