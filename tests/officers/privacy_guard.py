@@ -56,10 +56,20 @@ def _on_execute(state: ORMExecuteState) -> None:
     statement = state.statement
     if not isinstance(statement, Insert) or statement.table.name != OutboxMessage.__tablename__:
         return
-    params = statement.compile().params
-    payload = params.get("payload")
-    if isinstance(payload, dict):
-        _check(state.session, payload)
+    # A bulk insert (`execute(insert(OutboxMessage), [rows])`) carries its rows as the
+    # execution parameters; `insert(...).values(...)` carries them in the statement.
+    given = state.parameters
+    rows: list[Any]
+    if isinstance(given, list | tuple):
+        rows = list(given)
+    elif isinstance(given, dict) and given:
+        rows = [given]
+    else:
+        rows = [statement.compile().params]
+    for row in rows:
+        payload = row.get("payload") if isinstance(row, dict) else None
+        if isinstance(payload, dict):
+            _check(state.session, payload)
 
 
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
