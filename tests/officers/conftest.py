@@ -11,12 +11,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from laporbot.clock import FixedClock
 from laporbot.db import agencies as agency_rows
 from laporbot.db.models import Case, CaseEvent, OutboxMessage
 from laporbot.intake import Intake
 from laporbot.messages import InboundMessage, Photo
 from laporbot.officers import OfficerDesk
 from laporbot.officers.invites import create_invite
+from laporbot.reminders.sweep import ReminderSweep
 from laporbot.settings import Settings
 
 START = datetime(2026, 3, 24, 2, 0, tzinfo=UTC)  # Tuesday 09:00 WIB
@@ -69,10 +71,12 @@ class Person:
             **fields,
         )
 
-    async def says(self, text: str, *, in_group: str | None = None) -> bool:
+    async def says(
+        self, text: str, *, in_group: str | None = None, reply_to: str | None = None
+    ) -> bool:
         kind = "command" if text.startswith("/") else "text"
         message = self._message(
-            in_group or self.user_id, in_group is not None, kind=kind, text=text
+            in_group or self.user_id, in_group is not None, kind=kind, text=text, reply_to=reply_to
         )
         return await self.office.officer_inbound(message)
 
@@ -143,6 +147,17 @@ class Office:
 
     async def texts(self, chat_id: str) -> list[str]:
         return [str(row.payload["text"]) for row in await self.outbox(chat_id)]
+
+    async def sweep(self) -> None:
+        """Run the reminder sweep once at the test's time (citizen follow-ups go out)."""
+        sweep = ReminderSweep(
+            self.maker,
+            self.desk.ctx.registry,
+            self.desk.ctx.translator,
+            Settings(),
+            FixedClock(self.clock.now),
+        )
+        await sweep.run_once()
 
     async def events(self, case_id: int) -> list[CaseEvent]:
         async with self.maker() as db:
