@@ -73,6 +73,7 @@ async def _show(settings: Settings, number: str) -> dict[str, Any]:
                     {
                         "at": event.at.isoformat(),
                         "actor": event.actor_kind,
+                        "actor_id": event.actor_id,
                         "kind": event.kind,
                         "data": event.data,
                     }
@@ -133,4 +134,5 @@ def show_case(ctx: click.Context, number: str, output: str) -> None:
             click.echo(f"{key + ':':<20} {value if value is not None else '-'}")
     click.echo("events:")
     for event in case["events"]:
-        click.echo(f"  {event['at']}  {event['actor']:<8} {event['kind']}  {event['data']}")
+        who = event["actor"] + (f":{event['actor_id']}" if event["actor_id"] else "")
+        click.echo(f"  {event['at']}  {who:<12} {event['kind']}  {event['data']}")
