@@ -425,3 +425,24 @@ async def test_page_language_by_query_and_fallback(harness: Harness) -> None:
     headers = {"Accept-Language": "fr-FR, de;q=0.5"}
     async with harness.http.get(f"{harness.base}/", headers=headers) as response:
         assert '<html lang="id">' in await response.text()
+
+
+async def test_an_unknown_telegram_update_type_is_stored_and_ignored(harness: Harness) -> None:
+    body = {
+        "update_id": 5002,
+        "my_chat_member": {
+            "chat": {"id": 42, "type": "private"},
+            "from": {"id": 42, "is_bot": False, "first_name": "Sari"},
+            "date": 1_790_000_000,
+            "old_chat_member": {"status": "member", "user": {"id": 1, "is_bot": True}},
+            "new_chat_member": {"status": "kicked", "user": {"id": 1, "is_bot": True}},
+        },
+    }
+    headers = {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
+    async with harness.http.post(f"{harness.base}/hooks/tg", json=body, headers=headers) as r:
+        assert r.status == 200
+    assert await harness.inbox.process_pending() == 1
+    async with harness.sessions() as session:
+        row = await session.scalar(select(InboxItem))
+    assert row is not None
+    assert (row.platform_id, row.status) == ("5002", "ignored")

@@ -112,6 +112,19 @@ async def test_a_report_made_in_the_web_chat_opens_a_case(service: Service, tmp_
     assert [c["number"] for c in json.loads(listed.output)] == [number.group(0)]
 
 
+async def test_a_huge_message_gets_a_reply_and_loses_nothing(service: Service) -> None:
+    async with aiohttp.ClientSession() as http:
+        chat = WebChatClient(http, service.url, service.sessions)
+        await chat.say(text="halo")
+        replies = await chat.say(text="tolong " * 2000)  # 14,000 characters
+        assert replies
+        assert "4000" in replies[-1]["text"]  # the engine asks for a shorter message
+    async with service.sessions() as db:
+        rows = (await db.scalars(select(InboxItem))).all()
+    assert [r.status for r in rows] == ["done", "done"]
+    assert len(rows[1].payload["text"]) == 14_000
+
+
 async def test_an_update_accepted_before_a_crash_is_answered_once_after_restart(
     tmp_path: Path,
 ) -> None:
