@@ -96,4 +96,4 @@ def test_roles_revocation_and_the_case_timeline(
     assert "revoked" in table
     shown = runner.invoke(main, ["cases", "show", "LPR-2026-000001"], obj=obj)
     assert shown.exit_code == 0, shown.output
-    assert "2026-03-24T02:00:00+00:00  officer:1    claimed" in shown.stdout
+    assert "2026-03-24T02:00:00+00:00  officer:1 claimed" in shown.stdout

@@ -135,4 +135,4 @@ def show_case(ctx: click.Context, number: str, output: str) -> None:
     click.echo("events:")
     for event in case["events"]:
         who = event["actor"] + (f":{event['actor_id']}" if event["actor_id"] else "")
-        click.echo(f"  {event['at']}  {who:<12} {event['kind']}  {event['data']}")
+        click.echo(f"  {event['at']}  {who:<8} {event['kind']}  {event['data']}")
