@@ -24,6 +24,7 @@ import signal
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -40,6 +41,7 @@ from laporbot.i18n import Translator
 from laporbot.inbox import InboxProcessor
 from laporbot.intake import Intake
 from laporbot.messages import Channel, InboundMessage, OutboundMessage
+from laporbot.officers import OfficerDesk
 from laporbot.outbox import ChannelSender, Dispatcher
 from laporbot.ratelimit import ChannelPacer, telegram_pacer, unlimited_pacer, whatsapp_pacer
 from laporbot.settings import Settings
@@ -150,8 +152,17 @@ class Service:
     sessions: async_sessionmaker[AsyncSession]
     translator: Translator
     intake: Intake
+    officers: OfficerDesk
     inbox: InboxProcessor
     dispatcher: Dispatcher
+
+    async def _handle_inbound(
+        self, db: AsyncSession, inbound: InboundMessage, now: datetime
+    ) -> object:
+        """Officers' messages and buttons first; everything else is a citizen's."""
+        if await self.officers.handle_officer_inbound(db, inbound, now):
+            return None
+        return await self.intake.handle_inbound(db, inbound, now)
 
     def add_sweep(self, name: str, make: SweepFactory, seconds: float | None = None) -> None:
         """Register one more periodic sweep (before `start`)."""
@@ -165,6 +176,13 @@ class Service:
         self.sessions = make_sessionmaker(self._engine)
         self.translator = Translator(settings.locales_dir, settings.default_locale)
         self.intake = Intake.from_settings(settings)
+        # The officer side: triage posts when a case opens, handlers told of complaints, and
+        # officers' messages taken before the citizen flows see them.
+        self.officers = OfficerDesk.from_settings(
+            settings, registry=self.intake.registry, reminders=self.intake.reminders
+        )
+        self.intake.case_hooks.append(self.officers.on_case_opened)
+        self.intake.complaint_hooks.append(self.officers.on_complaint_filed)
         await self._sync_agencies()
 
         senders: dict[str, ChannelSender] = {
@@ -195,7 +213,7 @@ class Service:
             self.sessions,
             self.clock,
             translators,
-            self.intake.handle_inbound,
+            self._handle_inbound,
             worker=f"{self.worker}-inbox",
             on_processed=self.dispatcher.wake,
         )
@@ -219,6 +237,7 @@ class Service:
                 await asyncio.wait(self._ticks, timeout=SHUTDOWN_GRACE_SECONDS)
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        self.web.close()  # long polls answer now instead of holding the shutdown
         if self._runner is not None:
             # Stops accepting connections; requests in flight get the grace period to finish.
             await self._runner.cleanup()

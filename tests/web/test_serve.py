@@ -191,3 +191,25 @@ async def test_laporbot_serve_logs_where_the_chat_is_and_stops_on_sigterm(tmp_pa
             rest, _ = await process.communicate()
     assert process.returncode == 0, "".join(output) + rest.decode()
     assert "stopping" in rest.decode()
+
+
+async def test_stop_answers_waiting_long_polls_at_once(tmp_path: Path) -> None:
+    service = Service(settings_for(tmp_path))
+    await service.start()
+    async with aiohttp.ClientSession() as http:
+        params = {"client_id": "f" * 16, "after": "0", "wait": "25"}
+        poll = asyncio.create_task(_get_json(http, service.url + "api/chat/messages", params))
+        for _ in range(100):
+            if service.web.waiting():
+                break
+            await asyncio.sleep(0.01)
+        assert service.web.waiting() == 1
+        started = asyncio.get_running_loop().time()
+        await service.stop()
+        assert asyncio.get_running_loop().time() - started < 5
+        assert await asyncio.wait_for(poll, 1) == {"messages": [], "cursor": 0}
+
+
+async def _get_json(http: aiohttp.ClientSession, url: str, params: dict[str, str]) -> object:
+    async with http.get(url, params=params) as response:
+        return await response.json()

@@ -42,6 +42,7 @@ class WebChatAdapter:
     def __init__(self) -> None:
         self._waiters: dict[str, asyncio.Event] = {}
         self._counts: dict[asyncio.Event, int] = {}
+        self.closing = False
 
     def split(self, body: dict[str, Any]) -> list[RawUpdate]:
         """Check one posted body and key it by client and message id."""
@@ -105,6 +106,8 @@ class WebChatAdapter:
 
     async def wait(self, chat_id: str, seconds: float) -> bool:
         """Wait up to `seconds` for something new in `chat_id`; True if woken."""
+        if self.closing:
+            return True
         event = self._waiters.get(chat_id)
         if event is None:
             event = self._waiters[chat_id] = asyncio.Event()
@@ -120,6 +123,13 @@ class WebChatAdapter:
                 if self._waiters.get(chat_id) is event:
                     del self._waiters[chat_id]
         return True
+
+    def close(self) -> None:
+        """The service is stopping: answer every long poll now, and every later one at once."""
+        self.closing = True
+        for event in self._waiters.values():
+            event.set()
+        self._waiters.clear()
 
     def waiting(self) -> int:
         """How many chats have a long poll waiting (for tests and metrics)."""

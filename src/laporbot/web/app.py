@@ -351,7 +351,7 @@ async def chat_messages(request: web.Request) -> web.Response:
     while True:
         rows = await _sent_to(deps.sessions, client_id, after, PAGE_SIZE)
         left = deadline - time.monotonic()
-        if rows or left <= 0:
+        if rows or left <= 0 or deps.web.closing:
             break
         await deps.web.wait(client_id, min(left, RECHECK_SECONDS))
     cursor = rows[-1].id if rows else after
