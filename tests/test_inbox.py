@@ -212,3 +212,35 @@ async def test_unconfigured_channel_waits(db_sessionmaker: Sessions) -> None:
     assert row.status == "pending"
     assert row.error == "channel web not configured"
     assert row.claimed_until == T0 + timedelta(minutes=10)
+
+
+async def test_a_failed_update_holds_back_its_chat_in_the_batch_but_not_others(
+    db_sessionmaker: Sessions,
+) -> None:
+    clock = FixedClock(T0)
+    handler = EchoHandler()
+    handler.failures["first"] = 1
+    inbox = processor(db_sessionmaker, clock, handler)
+    await inbox.accept(
+        [
+            update("c1:1", text="first"),
+            update("c1:2", text="second"),
+            update("c2:1", text="other", chat="c2"),
+        ]
+    )
+    assert await inbox.process_batch() == 3
+    first, second, other = await inbox_rows(db_sessionmaker)
+    assert (first.status, first.attempts) == ("pending", 1)
+    assert (second.status, second.attempts, second.error) == (
+        "pending",
+        0,  # given back untried: no attempt counted
+        "waiting for an earlier update of this chat",
+    )
+    assert other.status == "done"
+    assert second.claimed_until == first.claimed_until  # due again together, first sorts first
+    assert await inbox.process_pending() == 0  # neither before the backoff
+
+    clock.advance(timedelta(seconds=2))
+    await inbox.process_pending()
+    assert handler.calls == ["first", "other", "first", "second"]
+    assert await replies(db_sessionmaker) == ["echo other", "echo first", "echo second"]

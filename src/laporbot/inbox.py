@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = timedelta(minutes=1)
 DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_BATCH = 20
 RETRY_BASE_SECONDS = 1.0
 RETRY_CAP_SECONDS = 300.0
 UNCONFIGURED_RETRY = timedelta(minutes=10)
@@ -117,36 +118,58 @@ class InboxProcessor:
 
     async def process_one(self) -> bool:
         """Claim and process the oldest pending update; False when there was none."""
+        return await self.process_batch(1) > 0
+
+    async def process_batch(self, limit: int = DEFAULT_BATCH) -> int:
+        """Claim up to `limit` pending updates in one transaction and process each in its own;
+        returns how many were claimed.
+
+        Order within a chat holds: once an update of a chat fails, that chat's later updates
+        in the batch are given back (without counting an attempt) to follow it.
+        """
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
-            claimed = await inbox_repo.claim_pending(session, 1, self.worker, now, self._lease)
-        if not claimed:
-            return False
-        item = claimed[0]
+            claimed = await inbox_repo.claim_pending(session, limit, self.worker, now, self._lease)
+        held: dict[tuple[str, str], datetime | None] = {}
+        for item in claimed:
+            if self._stopping.is_set() and item is not claimed[0]:
+                # Stopping: give the rest back at once for the next process.
+                await self._give_back(item.id, None)
+                continue
+            await self._process(item, held)
+        return len(claimed)
+
+    async def _process(self, item: InboxItem, held: dict[tuple[str, str], datetime | None]) -> None:
         channel = cast(Channel, item.channel)
         raw = RawUpdate(channel=channel, platform_id=item.platform_id, payload=item.payload)
         adapter = self._adapters.get(item.channel)
         if adapter is None:
-            await self._retry_or_fail(
-                item, f"channel {item.channel} not configured", now + UNCONFIGURED_RETRY
-            )
-            return True
+            later = self._clock.now() + UNCONFIGURED_RETRY
+            await self._retry_or_fail(item, f"channel {item.channel} not configured", later)
+            return
         try:
             messages = adapter.translate(raw)
         except BadRequest as exc:
             reason = _short(exc)
             await self._finish(lambda s, at: inbox_repo.mark_failed(s, item.id, at, reason))
             log.warning("inbox %s (%s) is unreadable: %s", item.id, item.channel, reason)
-            return True
+            return
         except Exception as exc:
             log.exception("inbox %s: translating failed", item.id)
             await self._retry_or_fail(item, _short(exc), None)
-            return True
+            return
         if not messages:
             await self._finish(
                 lambda s, at: inbox_repo.mark_ignored(s, item.id, at, "no message for laporbot")
             )
-            return True
+            return
+        chats = {(m.channel, m.chat_id) for m in messages}
+        if chats & held.keys():
+            # Due again together with the failed earlier one, which sorts first (by id).
+            times = [at for c in chats if (at := held.get(c)) is not None]
+            until = max(times, default=None)
+            await self._give_back(item.id, "waiting for an earlier update of this chat", until)
+            return
         try:
             now = self._clock.now()
             async with self._sessions() as session, session.begin():
@@ -155,17 +178,22 @@ class InboxProcessor:
                 await inbox_repo.mark_done(session, item.id, now)
         except Exception as exc:
             log.exception("inbox %s: processing failed (attempt %s)", item.id, item.attempts)
-            await self._retry_or_fail(item, _short(exc), None)
-            return True
+            retry_at = await self._retry_or_fail(item, _short(exc), None)
+            for chat in chats:
+                held[chat] = retry_at
+            return
         if self._on_processed is not None:
             self._on_processed()
-        return True
 
     async def process_pending(self, limit: int = 1000) -> int:
-        """Process pending updates until none is left (or `limit`); returns how many."""
+        """Process pending updates until none is left (or about `limit`); returns how many
+        were claimed."""
         done = 0
-        while done < limit and await self.process_one():
-            done += 1
+        while done < limit:
+            claimed = await self.process_batch(min(DEFAULT_BATCH, limit - done))
+            if not claimed:
+                break
+            done += claimed
         return done
 
     async def run(self) -> None:
@@ -173,7 +201,7 @@ class InboxProcessor:
         while not self._stopping.is_set():
             self._wake.clear()
             try:
-                while not self._stopping.is_set() and await self.process_one():
+                while not self._stopping.is_set() and await self.process_batch():
                     pass
             except Exception:
                 log.exception("inbox claim failed; trying again shortly")
@@ -190,23 +218,42 @@ class InboxProcessor:
         async with self._sessions() as session, session.begin():
             await write(session, now)
 
-    async def _retry_or_fail(self, item: InboxItem, error: str, at: datetime | None) -> None:
+    async def _give_back(
+        self, item_id: int, reason: str | None, until: datetime | None = None
+    ) -> None:
+        """Return a claimed, untried update to the queue (claimable after `until`)."""
+        await self._finish(lambda s, _at: _defer(s, item_id, until, reason, refund=True))
+
+    async def _retry_or_fail(
+        self, item: InboxItem, error: str, at: datetime | None
+    ) -> datetime | None:
+        """Try again later (returns when), or mark failed after `max_attempts` (None)."""
         if item.attempts >= self._max_attempts:
             final = f"gave up after {item.attempts} attempts: {error}"
             await self._finish(lambda s, now: inbox_repo.mark_failed(s, item.id, now, final))
-            return
+            return None
         if at is None:
             delay = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * float(2 ** (item.attempts - 1)))
             at = self._clock.now() + timedelta(seconds=delay)
         retry_at = at
         await self._finish(lambda s, _now: _defer(s, item.id, retry_at, error))
+        return retry_at
 
 
-async def _defer(session: AsyncSession, item_id: int, until: datetime, error: str) -> None:
+async def _defer(
+    session: AsyncSession,
+    item_id: int,
+    until: datetime | None,
+    error: str | None,
+    *,
+    refund: bool = False,
+) -> None:
     """Give the update back, claimable again only after `until` (the expired-lease rule of
-    `claim_pending` doubles as a retry time)."""
-    await session.execute(
-        update(InboxItem)
-        .where(InboxItem.id == item_id)
-        .values(error=error, claimed_by=None, claimed_until=until)
-    )
+    `claim_pending` doubles as a retry time). `refund` takes back the attempt its claim
+    counted: it was never tried."""
+    values: dict[str, object] = {"claimed_by": None, "claimed_until": until}
+    if error is not None:
+        values["error"] = error
+    if refund:
+        values["attempts"] = InboxItem.attempts - 1
+    await session.execute(update(InboxItem).where(InboxItem.id == item_id).values(**values))
