@@ -384,7 +384,21 @@ async def test_long_poll_wait_is_bounded_and_checked(harness: Harness) -> None:
 async def test_healthz(harness: Harness) -> None:
     async with harness.http.get(f"{harness.base}/healthz") as response:
         assert response.status == 200
-        assert await response.json() == {"status": "ok", "database": "ok"}
+        assert await response.json() == {
+            "status": "ok",
+            "database": "ok",
+            "inbox_pending": 0,
+            "outbox_unsent": 0,
+        }
+    body = {"client_id": "h" * 16, "message_id": "m1", "text": "halo"}
+    async with harness.http.post(f"{harness.base}/api/chat/send", json=body) as response:
+        assert response.status == 200
+    async with harness.http.get(f"{harness.base}/healthz") as response:
+        assert (await response.json())["inbox_pending"] == 1
+    await harness.inbox.process_pending()
+    async with harness.http.get(f"{harness.base}/healthz") as response:
+        data = await response.json()
+    assert (data["inbox_pending"], data["outbox_unsent"]) == (0, 1)
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from sqlalchemy import select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from laporbot.channels.base import ChannelAdapter, RawUpdate
@@ -179,15 +179,30 @@ def _parse_json(raw: bytes) -> dict[str, Any]:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 {"status": "ok"} when the database answers; 503 otherwise."""
+    """200 when the database answers, with the work waiting (updates not yet processed, messages
+    not yet sent) for monitoring; 503 when it does not answer."""
     deps = request.app[DEPS]
     try:
         async with deps.sessions() as session:
-            await session.execute(text("SELECT 1"))
+            inbox = await session.scalar(
+                select(func.count()).select_from(InboxItem).where(InboxItem.status == "pending")
+            )
+            outbox = await session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.status.in_(("pending", "sending")))
+            )
     except Exception as exc:
         log.warning("health check: database unavailable: %s", exc)
         return web.json_response({"status": "unavailable", "database": "error"}, status=503)
-    return web.json_response({"status": "ok", "database": "ok"})
+    return web.json_response(
+        {
+            "status": "ok",
+            "database": "ok",
+            "inbox_pending": int(inbox or 0),
+            "outbox_unsent": int(outbox or 0),
+        }
+    )
 
 
 # -- webhooks ------------------------------------------------------------------------------
