@@ -75,7 +75,7 @@ class ChannelSender:
     pacer: ChannelPacer
     prepare: Prepare | None = None
     on_sent: Callable[[str], None] | None = None
-    group_hold: bool = False  # True: a RetryAfter holds the whole bot, not just the chat
+    hold_whole_bot: bool = False  # True: a RetryAfter holds every chat, not only its own
 
 
 def backoff_seconds(attempt: int, rand: Callable[[], float]) -> float:
@@ -238,7 +238,7 @@ class Dispatcher:
             sender.pacer.take(item.chat_id)
             result = await sender.adapter.send(item.message)
         except RetryAfter as exc:
-            sender.pacer.hold(exc.seconds, None if sender.group_hold else item.chat_id)
+            sender.pacer.hold(exc.seconds, None if sender.hold_whole_bot else item.chat_id)
             await self._after_retry_after(item, exc)
             return
         except PermanentSendError as exc:
