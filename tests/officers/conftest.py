@@ -20,6 +20,9 @@ from laporbot.officers import OfficerDesk
 from laporbot.officers.invites import create_invite
 from laporbot.reminders.sweep import ReminderSweep
 from laporbot.settings import Settings
+from tests.db.conftest import Store, postgres_url, store
+
+__all__ = ["postgres_url", "store"]
 
 START = datetime(2026, 3, 24, 2, 0, tzinfo=UTC)  # Tuesday 09:00 WIB
 
@@ -180,7 +183,8 @@ def _intake() -> Intake:
 
 
 @pytest.fixture
-def office(db_sessionmaker: async_sessionmaker[AsyncSession]) -> Office:
+def office(store: Store) -> Office:
+    """The office on SQLite and, when LAPORBOT_TEST_POSTGRES_URL is set, on PostgreSQL."""
     intake = _intake()
     if "desk" not in _SHARED:
         _SHARED["desk"] = OfficerDesk.from_settings(
@@ -189,4 +193,4 @@ def office(db_sessionmaker: async_sessionmaker[AsyncSession]) -> Office:
     desk: OfficerDesk = _SHARED["desk"]
     intake.case_hooks.append(desk.on_case_opened)
     intake.complaint_hooks.append(desk.on_complaint_filed)
-    return Office(db_sessionmaker, intake, desk)
+    return Office(store.sessionmaker, intake, desk)
