@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -179,3 +180,21 @@ async def test_invite_codes_work_once_and_expire(office: Office) -> None:
     officer_code = await office.invite("dinsos-bintan", "officer")
     assert await office.person("8104").says(f"/daftar {officer_code}", in_group="-1888")
     assert "tidak berlaku" in (await office.texts("-1888"))[-1]
+
+
+async def test_two_officers_claiming_at_once_one_wins(office: Office) -> None:
+    await office.person("8201").says(f"/daftar {await office.invite('dinsos-bintan', 'officer')}")
+    await office.person("8202").says(f"/daftar {await office.invite('dinsos-bintan', 'officer')}")
+    case = await office.citizen_reports(office.person("42"))
+    await asyncio.gather(
+        office.person("8201").says(f"/ambil {case.number}"),
+        office.person("8202").says(f"/ambil {case.number}"),
+    )
+    kinds = [e.kind for e in await office.events(case.id)]
+    assert kinds.count("claimed") == 1
+    refused = [
+        person
+        for person in ("8201", "8202")
+        if "tidak berwenang" in (await office.texts(person))[-1]
+    ]
+    assert len(refused) == 1

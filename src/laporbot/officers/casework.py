@@ -10,6 +10,7 @@ the citizen's language, never with an officer's internal note).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import case as sql_case
 from sqlalchemy import or_, select
@@ -74,18 +75,30 @@ def clean_note(text: str | None) -> str:
 # --- lookups ------------------------------------------------------------------------------------
 
 
+async def _locked(turn: Turn, *where: Any) -> Case | None:
+    # The row stays locked until the transaction ends (PostgreSQL; SQLite's write transaction
+    # already serializes), so two officers claiming at once cannot both win: the second reads
+    # the case after the first committed and is refused.
+    found: Case | None = await turn.session.scalar(
+        select(Case).where(*where).with_for_update(),
+        execution_options={"populate_existing": True},
+    )
+    return found
+
+
 async def case_by_number(turn: Turn, number: str) -> Case:
-    """The case with `number` (any spacing or case); raises `NotFound`."""
+    """The case with `number` (any spacing or case), locked for this transaction; raises
+    `NotFound`."""
     wanted = number.strip().upper()
-    found = await turn.session.scalar(select(Case).where(Case.number == wanted))
+    found = await _locked(turn, Case.number == wanted)
     if found is None:
         raise NotFound("case", wanted)
     return found
 
 
 async def case_by_id(turn: Turn, case_id: int) -> Case:
-    """The case with `case_id`; raises `NotFound`."""
-    found = await turn.session.get(Case, case_id)
+    """The case with `case_id`, locked for this transaction; raises `NotFound`."""
+    found = await _locked(turn, Case.id == case_id)
     if found is None:
         raise NotFound("case", str(case_id))
     return found
