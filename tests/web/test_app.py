@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import io
 import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -32,7 +34,7 @@ from laporbot.messages import Button, Channel, InboundMessage, OutboundMessage
 from laporbot.outbox import ChannelSender, Dispatcher
 from laporbot.ratelimit import unlimited_pacer
 from laporbot.settings import Settings
-from laporbot.web.app import WebDeps, build_app, whatsapp_signature_ok
+from laporbot.web.app import WebDeps, build_app, upload_path, whatsapp_signature_ok
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 Sessions = async_sessionmaker[AsyncSession]
@@ -86,6 +88,7 @@ class Harness:
     inbox: InboxProcessor
     dispatcher: Dispatcher
     web: WebChatAdapter
+    settings: Settings
 
     async def stored(self) -> int:
         async with self.sessions() as session:
@@ -98,9 +101,10 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(db_sessionmaker: Sessions) -> AsyncIterator[Harness]:
+async def harness(db_sessionmaker: Sessions, tmp_path: Path) -> AsyncIterator[Harness]:
     clock = FixedClock(T0)
     settings = Settings(
+        data_dir=tmp_path,
         telegram_token="123456:TEST-token",
         telegram_webhook_url="https://bot.example.org/hooks/tg",
         whatsapp_app_secret=WA_SECRET,
@@ -130,7 +134,8 @@ async def harness(db_sessionmaker: Sessions) -> AsyncIterator[Harness]:
     await server.start_server()
     try:
         async with aiohttp.ClientSession() as http:
-            yield Harness(http, str(server.make_url("")), db_sessionmaker, inbox, dispatcher, web)
+            base = str(server.make_url(""))
+            yield Harness(http, base, db_sessionmaker, inbox, dispatcher, web, settings)
     finally:
         await server.close()
         await telegram.close()
@@ -460,3 +465,73 @@ async def test_an_unknown_telegram_update_type_is_stored_and_ignored(harness: Ha
         row = await session.scalar(select(InboxItem))
     assert row is not None
     assert (row.platform_id, row.status) == ("5002", "ignored")
+
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF" + b"\x00" * 100
+
+
+def photo_form(data: bytes, client: str = "p" * 16, message_id: str = "ph1") -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    form.add_field("client_id", client)
+    form.add_field("message_id", message_id)
+    form.add_field("display", "📷")
+    form.add_field("photo", io.BytesIO(data), filename="x.jpg", content_type="image/jpeg")
+    return form
+
+
+async def test_photo_upload_is_stored_by_hash_and_becomes_a_photo_message(
+    harness: Harness,
+) -> None:
+    url = f"{harness.base}/api/chat/photo"
+    async with harness.http.post(url, data=photo_form(JPEG)) as response:
+        assert response.status == 200, await response.text()
+        assert await response.json() == {"accepted": True}
+    async with harness.http.post(url, data=photo_form(JPEG)) as response:
+        assert await response.json() == {"accepted": False}
+    async with harness.sessions() as session:
+        row = await session.scalar(select(InboxItem))
+    assert row is not None
+    ref = row.payload["photo"]["ref"]
+    name = hashlib.sha256(JPEG).hexdigest() + ".jpg"
+    assert ref == "web-upload:" + name
+    settings = harness.settings
+    stored = upload_path(settings, ref)
+    assert stored is not None
+    assert stored.read_bytes() == JPEG
+    (message,) = WebChatAdapter().translate(
+        RawUpdate(channel="web", platform_id=row.platform_id, payload=row.payload)
+    )
+    assert message.kind == "photo"
+    assert message.photo is not None
+    assert message.photo.ref == ref
+    assert upload_path(settings, "web-upload:../../etc/passwd") is None
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"GIF89a not allowed", 400),
+        (b"<svg onload=alert(1)>", 400),
+        (b"\xff\xd8\xff" + b"\x00" * (5 * 1024 * 1024), 413),
+    ],
+)
+async def test_photo_upload_refuses_other_files_and_big_ones(
+    harness: Harness, data: bytes, status: int
+) -> None:
+    async with harness.http.post(f"{harness.base}/api/chat/photo", data=photo_form(data)) as r:
+        assert r.status == status
+    assert await harness.stored() == 0
+
+
+async def test_a_posted_body_cannot_name_a_photo_file(harness: Harness) -> None:
+    body = {"client_id": "p" * 16, "message_id": "m", "photo": {"ref": "/etc/passwd"}}
+    async with harness.http.post(f"{harness.base}/api/chat/send", json=body) as response:
+        assert response.status == 400
+    assert await harness.stored() == 0
+
+
+async def test_json_posts_past_the_body_limit_are_413(harness: Harness) -> None:
+    body = {"client_id": "p" * 16, "message_id": "m", "text": "x" * (300 * 1024)}
+    async with harness.http.post(f"{harness.base}/api/chat/send", json=body) as response:
+        assert response.status == 413
+    assert await harness.stored() == 0

@@ -5,6 +5,9 @@ Inbound: the page POSTs `{client_id, message_id, text | choice | location}` to `
 re-sends after a lost answer changes nothing. The client id is a random id the page keeps in
 `localStorage`; it is both the user and the chat.
 
+A photo is uploaded to `/api/chat/photo` (multipart); the server stores the file under
+`<data_dir>/uploads/` by its SHA-256 and the update refers to it as `web-upload:<name>`.
+
 Outbound: the dispatcher "sends" by marking the outbox row sent; the page reads the sent rows of
 its chat (`/api/chat/messages`), so the message list lives in the database and a reload loses
 nothing. `send` only wakes the long polls waiting on that chat.
@@ -20,7 +23,7 @@ from typing import Any
 
 from laporbot.channels.base import RawUpdate, SendResult
 from laporbot.errors import BadRequest
-from laporbot.messages import Channel, InboundMessage, Location, OutboundMessage
+from laporbot.messages import Channel, InboundMessage, Location, OutboundMessage, Photo
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -44,8 +47,11 @@ class WebChatAdapter:
         self._counts: dict[asyncio.Event, int] = {}
         self.closing = False
 
-    def split(self, body: dict[str, Any]) -> list[RawUpdate]:
-        """Check one posted body and key it by client and message id."""
+    def split(self, body: dict[str, Any], *, uploaded: bool = False) -> list[RawUpdate]:
+        """Check one posted body and key it by client and message id.
+
+        A `photo` is accepted only from the upload route (`uploaded=True`), which stored the
+        file itself: a posted body cannot name a file on the server."""
         if not isinstance(body, dict):
             raise BadRequest("the body must be a JSON object")
         client_id = body.get("client_id")
@@ -54,6 +60,8 @@ class WebChatAdapter:
             raise BadRequest("client_id must be 8-64 letters, digits, '-' or '_'")
         if not isinstance(message_id, str) or not _MESSAGE_ID.match(message_id):
             raise BadRequest("message_id must be 1-64 letters, digits, '-' or '_'")
+        if body.get("photo") is not None and not uploaded:
+            raise BadRequest("photos are sent to /api/chat/photo")
         _kind_of(body)  # refuse a malformed body before it is stored
         for key, longest in (("display", MAX_DISPLAY_CHARS), ("lang", 16)):
             value = body.get(key)
@@ -84,6 +92,12 @@ class WebChatAdapter:
             return [InboundMessage(kind="text", text=text, **common)]
         if kind == "choice":
             return [InboundMessage(kind="choice", choice=str(body["choice"]), **common)]
+        if kind == "photo":
+            photo = body["photo"]
+            caption = photo.get("caption") if isinstance(photo.get("caption"), str) else None
+            return [
+                InboundMessage(kind="photo", photo=Photo(str(photo["ref"]), caption), **common)
+            ]
         where = body["location"]
         return [
             InboundMessage(
@@ -138,7 +152,8 @@ class WebChatAdapter:
 
 def _kind_of(body: dict[str, Any]) -> str:
     """Which one of text, choice or location the body carries; BadRequest otherwise."""
-    present = [key for key in ("text", "choice", "location") if body.get(key) is not None]
+    keys = ("text", "choice", "location", "photo")
+    present = [key for key in keys if body.get(key) is not None]
     if len(present) != 1:
         raise BadRequest("send exactly one of text, choice or location")
     kind = present[0]
@@ -152,6 +167,10 @@ def _kind_of(body: dict[str, Any]) -> str:
         choice = body["choice"]
         if not isinstance(choice, str) or not choice or len(choice) > MAX_CHOICE_CHARS:
             raise BadRequest(f"choice must be a string of 1-{MAX_CHOICE_CHARS} characters")
+    elif kind == "photo":
+        photo = body["photo"]
+        if not isinstance(photo, dict) or not isinstance(photo.get("ref"), str):
+            raise BadRequest("photo must be {ref}")
     else:
         where = body["location"]
         if not isinstance(where, dict):

@@ -23,11 +23,14 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
+from pathlib import Path
 from string import Template
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,7 +55,11 @@ log = logging.getLogger(__name__)
 WHATSAPP_SIGNATURE_HEADER = "X-Hub-Signature-256"
 WHATSAPP_PATH = "/webhook/whatsapp"
 DEFAULT_TELEGRAM_PATH = "/webhook/telegram"
-MAX_BODY_BYTES = 256 * 1024
+MAX_BODY_BYTES = 256 * 1024  # webhooks and web chat posts
+MAX_PHOTO_BYTES = 5 * 1024 * 1024  # a phone photo; larger is refused with 413
+UPLOAD_PREFIX = "web-upload:"
+# What a photo's first bytes must be: JPEG, PNG, WebP. Anything else is refused.
+_IMAGE_MAGIC = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"))
 MAX_WAIT_SECONDS = 25.0
 RECHECK_SECONDS = 5.0  # long polls re-read the database this often even without a wake-up
 PAGE_SIZE = 100
@@ -80,6 +87,9 @@ PAGE_TEXTS = (
     "new_chat",
     "new_chat_confirm",
     "start_text",
+    "send_photo",
+    "photo_sent",
+    "photo_too_big",
 )
 
 _SECURITY_HEADERS = {
@@ -132,7 +142,10 @@ def telegram_webhook_path(settings: Settings) -> str:
 
 def build_app(deps: WebDeps) -> web.Application:
     """The aiohttp application for `deps`."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_security_headers])
+    # The app-wide limit admits a photo; every JSON route checks the smaller MAX_BODY_BYTES.
+    app = web.Application(
+        client_max_size=MAX_PHOTO_BYTES + 64 * 1024, middlewares=[_security_headers]
+    )
     app[DEPS] = deps
     static = _Static.load()
     app.router.add_get("/", static.page)
@@ -140,6 +153,7 @@ def build_app(deps: WebDeps) -> web.Application:
     app.router.add_get("/static/chat.css", static.style)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/api/chat/send", chat_send)
+    app.router.add_post("/api/chat/photo", chat_photo)
     app.router.add_get("/api/chat/messages", chat_messages)
     app.router.add_get("/api/chat/history", chat_history)
     app.router.add_post(telegram_webhook_path(deps.settings), telegram_webhook)
@@ -160,9 +174,19 @@ def _error(status: int, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status)
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
+async def _read_limited(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise web.HTTPRequestEntityTooLarge(
+            max_size=MAX_BODY_BYTES, actual_size=request.content_length
+        )
     raw = await request.read()
-    return _parse_json(raw)
+    if len(raw) > MAX_BODY_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=len(raw))
+    return raw
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    return _parse_json(await _read_limited(request))
 
 
 def _parse_json(raw: bytes) -> dict[str, Any]:
@@ -252,7 +276,7 @@ async def whatsapp_webhook(request: web.Request) -> web.Response:
     secret = deps.settings.whatsapp_app_secret
     if deps.whatsapp is None or secret is None:
         return _error(404, "whatsapp webhook not enabled")
-    raw = await request.read()
+    raw = await _read_limited(request)
     header = request.headers.get(WHATSAPP_SIGNATURE_HEADER, "")
     if not whatsapp_signature_ok(secret.get_secret_value(), raw, header):
         return _error(401, "bad signature")
@@ -279,6 +303,67 @@ async def chat_send(request: web.Request) -> web.Response:
         return _error(400, exc.reason)
     fresh = await deps.accept(updates)
     return web.json_response({"accepted": all(fresh)})
+
+
+def _image_extension(data: bytes) -> str | None:
+    for magic, extension in _IMAGE_MAGIC:
+        if data.startswith(magic):
+            return extension
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+async def chat_photo(request: web.Request) -> web.Response:
+    """Store a photo from the page (multipart: client_id, message_id, photo, caption?) under
+    `<data_dir>/uploads/` by its SHA-256, then the update that refers to it."""
+    deps = request.app[DEPS]
+    if request.content_length is not None and request.content_length > MAX_PHOTO_BYTES + 64 * 1024:
+        return _error(413, f"photos up to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
+    try:
+        form = await request.post()
+    except (ValueError, web.HTTPRequestEntityTooLarge):
+        return _error(413, f"photos up to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
+    upload = form.get("photo")
+    if not isinstance(upload, web.FileField):
+        return _error(400, "photo must be a file")
+    data = upload.file.read(MAX_PHOTO_BYTES + 1)
+    if len(data) > MAX_PHOTO_BYTES:
+        return _error(413, f"photos up to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
+    extension = _image_extension(data)
+    if extension is None:
+        return _error(400, "photo must be a JPEG, PNG or WebP image")
+    fields = {key: form.get(key) for key in ("client_id", "message_id", "lang", "display")}
+    body: dict[str, Any] = {k: v for k, v in fields.items() if isinstance(v, str)}
+    caption = form.get("caption")
+    name = f"{hashlib.sha256(data).hexdigest()}.{extension}"
+    body["photo"] = {"ref": UPLOAD_PREFIX + name}
+    if isinstance(caption, str) and caption.strip():
+        body["photo"]["caption"] = caption[:1000]
+    body["received_at"] = deps.clock.now().isoformat()
+    try:
+        updates = deps.web.split(body, uploaded=True)
+    except BadRequest as exc:
+        return _error(400, exc.reason)
+    folder = deps.settings.data_dir / "uploads"
+    target = folder / name
+    if not target.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f".{name}.{uuid.uuid4().hex}"
+        partial.write_bytes(data)
+        partial.replace(target)  # atomic: a reader never sees half a photo
+    fresh = await deps.accept(updates)
+    return web.json_response({"accepted": all(fresh)})
+
+
+def upload_path(settings: Settings, ref: str) -> Path | None:
+    """The file a web chat photo reference names, or None when `ref` is not one."""
+    if not ref.startswith(UPLOAD_PREFIX):
+        return None
+    name = ref.removeprefix(UPLOAD_PREFIX)
+    if not re.fullmatch(r"[0-9a-f]{64}\.(jpg|png|webp)", name):
+        return None
+    return settings.data_dir / "uploads" / name
 
 
 def _client_of(request: web.Request) -> str:
@@ -323,6 +408,8 @@ def _own_message(row: InboxItem) -> dict[str, Any]:
             shown = body["text"]
         elif isinstance(body.get("choice"), str):
             shown = body["choice"]
+        elif isinstance(body.get("photo"), dict):
+            shown = "📷"
         else:
             where = body.get("location") or {}
             shown = f"{where.get('latitude')}, {where.get('longitude')}"

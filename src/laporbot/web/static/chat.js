@@ -12,6 +12,8 @@
   const startButton = document.getElementById("start");
   const locateButton = document.getElementById("locate");
   const resetButton = document.getElementById("reset");
+  const photoInput = document.getElementById("photo");
+  const MAX_PHOTO_BYTES = 5 * 1024 * 1024;
   const KEY = "laporbot.client_id";
   const api = new URL("api/chat/", document.baseURI);
 
@@ -206,6 +208,26 @@
       () => { showStatus(texts.location_failed); box.focus(); },
       { enableHighAccuracy: true, timeout: 20000, maximumAge: 60000 },
     );
+  });
+  photoInput.addEventListener("change", async () => {
+    const file = photoInput.files && photoInput.files[0];
+    photoInput.value = "";
+    if (!file) return;
+    if (file.size > MAX_PHOTO_BYTES) { showStatus(texts.photo_too_big); return; }
+    const messageId = randomId(12);
+    addMessage({ from: "me", text: texts.photo_sent, key: "me:" + messageId });
+    const form = new FormData();
+    form.append("client_id", clientId);
+    form.append("message_id", messageId);
+    form.append("lang", document.documentElement.lang);
+    form.append("display", texts.photo_sent);
+    form.append("photo", file);
+    try {
+      const response = await fetch(new URL("photo", api), { method: "POST", body: form });
+      showStatus(response.ok ? "" : (response.status === 413 ? texts.photo_too_big : texts.send_failed));
+    } catch (e) {
+      showStatus(texts.send_failed);
+    }
   });
   resetButton.addEventListener("click", () => {
     if (!window.confirm(texts.new_chat_confirm)) return;
