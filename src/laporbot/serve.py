@@ -169,7 +169,15 @@ class Service:
         self._sweeps.append(Sweep(name, make, seconds))
 
     async def start(self) -> None:
-        """Migrate, load data, open the HTTP port and start every loop."""
+        """Migrate, load data, open the HTTP port and start every loop. On failure (a broken
+        data file, the port taken) whatever was started is stopped again before raising."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         settings = self.settings
         await migrate.upgrade(settings)
         self._engine = create_engine(settings)

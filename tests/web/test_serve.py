@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -213,3 +214,16 @@ async def test_stop_answers_waiting_long_polls_at_once(tmp_path: Path) -> None:
 async def _get_json(http: aiohttp.ClientSession, url: str, params: dict[str, str]) -> object:
     async with http.get(url, params=params) as response:
         return await response.json()
+
+
+async def test_a_taken_port_fails_start_cleanly(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        service = Service(settings_for(tmp_path).model_copy(update={"http_port": port}))
+        with pytest.raises(OSError, match="in use"):
+            await service.start()
+    # the database engine opened before the port was tried is closed again
+    assert service._engine is None
+    assert service._runner is None
