@@ -153,3 +153,19 @@ async def test_an_officer_of_the_office_cannot_answer_another_offices_complaint(
         assert still.status == "open"
         leads = (await db.scalars(select(Officer).where(Officer.role == "admin"))).all()
         assert len(leads) == 1
+
+
+async def test_answer_button_asks_the_handler_for_the_answer(office: Office) -> None:
+    await staff(office)
+    case = await office.citizen_reports(office.person(CITIZEN))
+    complaint = await complain(office, case.number)
+    assert await office.person("12").presses(f"of:w:{complaint.id}")
+    assert "tidak berwenang" in (await office.texts("12"))[-1]
+    assert await office.person("11").presses(f"of:w:{complaint.id}")
+    assert "Tulis jawaban untuk pengaduan" in (await office.texts("11"))[-1]
+    assert await office.person("11").says("Mohon maaf, petugas kami datang hari ini.")
+    async with office.maker() as db:
+        answered = await db.get(Complaint, complaint.id)
+        assert answered is not None
+        assert answered.answer == "Mohon maaf, petugas kami datang hari ini."
+        assert answered.handler_officer_id == answered.answered_by

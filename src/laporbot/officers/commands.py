@@ -260,9 +260,10 @@ class OfficerDesk:
             if complaint is None:
                 raise NotFound("complaint", str(target))
             officer = binding_for(bindings, complaint.agency_code)
-            if officer is None:
+            linked = await turn.session.get(Case, complaint.case_id) if complaint.case_id else None
+            if officer is None or not complaints.may_answer(officer, complaint, linked):
                 raise PermissionDenied(f"user {inbound.user_id}", "answer this complaint")
-            await self._pend(turn, inbound, "answer", complaint.id)
+            await self._pend(turn, inbound, "answer", complaint.id, actor=officer)
             return
         case = await casework.case_by_id(turn, target)
         officer = binding_for(bindings, case.agency_code)
