@@ -95,9 +95,7 @@ class WebChatAdapter:
         if kind == "photo":
             photo = body["photo"]
             caption = photo.get("caption") if isinstance(photo.get("caption"), str) else None
-            return [
-                InboundMessage(kind="photo", photo=Photo(str(photo["ref"]), caption), **common)
-            ]
+            return [InboundMessage(kind="photo", photo=Photo(str(photo["ref"]), caption), **common)]
         where = body["location"]
         return [
             InboundMessage(
