@@ -33,7 +33,15 @@ OPTIONS = [
         ("pisang goreng", None),
         ("", None),
         ("other", "other"),
+        ("²", None),  # a superscript is a digit to str.isdigit but not a number
     ],
 )
 def test_match_option(text: str, expected: str | None) -> None:
     assert match_option(text, OPTIONS) == expected
+
+
+@pytest.mark.parametrize("text", ["+62 812 3456 ⁷⁸⁹⁰", "0812345678⁹"])
+def test_phone_refuses_non_ascii_digits(text: str) -> None:
+    from laporbot.flows.steps.phone import normalize_phone
+
+    assert normalize_phone(text) is None

@@ -27,7 +27,7 @@ def match_option(text: str, options: Sequence[tuple[str, Sequence[str]]]) -> str
     wanted = normalize(text)
     if not wanted:
         return None
-    if wanted.isdigit():
+    if wanted.isdecimal():
         index = int(wanted) - 1
         return options[index][0] if 0 <= index < len(options) else None
     by_word: dict[str, set[str]] = {}

@@ -63,7 +63,7 @@ def parse_officer(data: str) -> OfficerCallback | None:
     parts = data.split(":", 3)
     if len(parts) < 3 or parts[0] != OFFICER_PREFIX or parts[1] not in VERBS:
         return None
-    if not parts[2].isdigit():
+    if not parts[2].isdecimal():
         return None
     argument = parts[3] if len(parts) == 4 and parts[3] else None
     return OfficerCallback(parts[1], int(parts[2]), argument)
@@ -82,7 +82,7 @@ def answer_button(case_id: int) -> str:
 def parse_answer(data: str) -> int | None:
     """The case id of an "answer the officer" button."""
     prefix, _, rest = data.partition(":")
-    if prefix != ANSWER_PREFIX or not rest.isdigit():
+    if prefix != ANSWER_PREFIX or not rest.isdecimal():
         return None
     return int(rest)
 

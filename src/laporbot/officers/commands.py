@@ -279,7 +279,7 @@ class OfficerDesk:
                 g.agency_code == case.agency_code and g.purpose == TRIAGE for g in registrations
             ):
                 case.group_message_ref = inbound.reply_to
-        index = int(argument) if argument is not None and argument.isdigit() else None
+        index = int(argument) if argument is not None and argument.isdecimal() else None
         if verb == "c":
             await casework.claim(turn, officer, case)
         elif verb == "a":
@@ -569,7 +569,7 @@ class OfficerDesk:
             await casework.claim(turn, officer, case)
         elif name == "assign":
             target = command.arg(1)
-            if target is not None and target.isdigit():
+            if target is not None and target.isdecimal():
                 await casework.assign(turn, officer, case, int(target))
             else:
                 await casework.assign_picker(turn, officer, case)
@@ -607,7 +607,7 @@ class OfficerDesk:
                 await casework.refer(turn, officer, case, code.lower(), command.after(2))
         elif name == "close":
             choice = command.arg(1)
-            if choice is not None and choice.isdigit():
+            if choice is not None and choice.isdecimal():
                 await casework.close(turn, officer, case, int(choice) - 1, command.after(2))
             else:
                 await casework.close_picker(turn, officer, case)

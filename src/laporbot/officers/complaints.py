@@ -39,7 +39,7 @@ def handler_key(complaint: Complaint, officer: Officer, kind: str, at: str) -> s
 def complaint_of_key(key: str) -> int | None:
     """The complaint id in a handler notification's dedup key."""
     parts = key.split(":")
-    if len(parts) >= 2 and parts[0] == "cmp" and parts[1].isdigit():
+    if len(parts) >= 2 and parts[0] == "cmp" and parts[1].isdecimal():
         return int(parts[1])
     return None
 

@@ -52,5 +52,5 @@ def is_skip(ctx: Context, message: InboundMessage) -> bool:
         return True
     if message.text:
         options = [(SKIP, [*ctx.labels(SKIP_LABEL), *words(ctx, SKIP_WORDS)])]
-        return match_option(message.text, options) == SKIP and not message.text.strip().isdigit()
+        return match_option(message.text, options) == SKIP and not message.text.strip().isdecimal()
     return False

@@ -18,12 +18,12 @@ def normalize_phone(text: str) -> str | None:
     raw = re.sub(r"[\s\-().]", "", text)
     if raw.startswith("+"):
         digits = raw[1:]
-        if not digits.isdigit():
+        if not (digits.isascii() and digits.isdigit()):
             return None
         if digits.startswith("62"):
             return f"+{digits}" if 8 <= len(digits) - 2 <= 12 and digits[2] != "0" else None
         return f"+{digits}" if 7 <= len(digits) <= 15 else None
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         return None
     if raw.startswith("62"):
         raw = raw[2:]
