@@ -146,3 +146,39 @@ def test_unlimited_pacer_never_waits() -> None:
     for _ in range(100):
         pacer.take("x")
     assert pacer.delay("x") == 0
+
+
+def test_a_settled_send_counts_from_its_answer() -> None:
+    window = SlidingWindow(2, 1.0)
+    window.take(0.0)
+    window.take(0.1)
+    window.settle(0.0, 0.5)  # the first send's answer came at 0.5: it now counts from there
+    window.settle(0.1, 0.3)
+    assert window.delay(1.0) == pytest.approx(0.3)  # the send answered at 0.3 leaves first
+    assert window.delay(1.3) == 0
+    window.take(1.3)
+    assert window.delay(1.3) == pytest.approx(0.2)  # then the one answered at 0.5
+    window.settle(7.0, 7.5)  # a send the window already forgot counts from its answer
+    window.take(7.6)
+    assert window.delay(7.6) == pytest.approx(0.9)
+
+
+def test_pacer_counts_bot_and_chat_sends_from_their_answers() -> None:
+    clock = FixedClock(T0)
+    pacer = telegram_pacer(clock)
+    taken = [pacer.take(str(i)) for i in range(30)]
+    clock.advance(timedelta(seconds=0.05))  # the answers: 50 ms later
+    for i, at in enumerate(taken):
+        pacer.settle(str(i), at)
+    clock.advance(timedelta(seconds=0.95))
+    assert pacer.delay("999") == pytest.approx(0.05)  # bot-wide: 1 s after the answers
+    assert pacer.delay("0") == pytest.approx(0.05)  # the chat too
+    clock.advance(timedelta(seconds=0.05))
+    assert pacer.delay("0") == 0
+
+
+def test_token_bucket_settle_changes_nothing() -> None:
+    bucket = TokenBucket(rate=1.0, burst=1)
+    bucket.take(0.0)
+    bucket.settle(0.0, 0.5)
+    assert bucket.delay(0.5) == pytest.approx(0.5)

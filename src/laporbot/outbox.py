@@ -235,8 +235,11 @@ class Dispatcher:
                     lambda s, now: outbox_repo.mark_retry(s, item.row_id, now + later, "paced")
                 )
                 return
-            sender.pacer.take(item.chat_id)
-            result = await sender.adapter.send(item.message)
+            taken = sender.pacer.take(item.chat_id)
+            try:
+                result = await sender.adapter.send(item.message)
+            finally:
+                sender.pacer.settle(item.chat_id, taken)  # counted from the answer
         except RetryAfter as exc:
             sender.pacer.hold(exc.seconds, None if sender.hold_whole_bot else item.chat_id)
             await self._after_retry_after(item, exc)

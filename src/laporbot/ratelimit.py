@@ -15,10 +15,20 @@ Two shapes are used, because the platforms word their limits differently:
 
 `ChannelPacer` combines a bot-wide (or number-wide) limit with per-chat limits, and keeps the
 `RetryAfter` penalties the platform hands out.
+
+A send is counted when it starts (`take`, so concurrent sends cannot overshoot) and counted
+again from the moment its answer came back (`settle`). The platform counts a request when it
+arrives, somewhere between the two; requests sent concurrently may arrive in another order than
+they left, so a window counted from the start times lets the platform see 31 requests in one
+second now and then (measured: a quarter of the sends answered 429 against a strict limit).
+Counted from the answers, the next send always leaves after the platform counted the earlier
+one; the price is the request's latency per window (on loopback about 1%).
 """
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -52,6 +62,10 @@ class Limit(Protocol):
         """True when this limit has forgotten every past send (safe to drop from memory)."""
         ...
 
+    def settle(self, taken_at: float, now: float) -> None:
+        """The send recorded by `take(taken_at)` was answered at `now`."""
+        ...
+
 
 class SlidingWindow:
     """At most `limit` messages in any `window` seconds."""
@@ -80,6 +94,13 @@ class SlidingWindow:
     def idle(self, now: float) -> bool:
         self._forget(now)
         return not self._sent
+
+    def settle(self, taken_at: float, now: float) -> None:
+        """Count the send taken at `taken_at` from `now` instead (see the module docstring)."""
+        with contextlib.suppress(ValueError):  # already forgotten: a send slower than the window
+            self._sent.remove(taken_at)
+        bisect.insort(self._sent, now)
+        self._forget(now)
 
 
 class TokenBucket:
@@ -113,6 +134,9 @@ class TokenBucket:
     def idle(self, now: float) -> bool:
         self._refill(now)
         return self._tokens >= self.burst
+
+    def settle(self, taken_at: float, now: float) -> None:
+        """A bucket counts tokens, not moments: nothing to move."""
 
 
 LimitFactory = Callable[[str], Sequence[Limit]]
@@ -171,8 +195,8 @@ class ChannelPacer:
             waits.append(penalty.until - now)
         return max(0.0, *waits)
 
-    def take(self, chat_id: str) -> None:
-        """Record one message sent to `chat_id` now."""
+    def take(self, chat_id: str) -> float:
+        """Record one message to `chat_id` starting now; returns the moment for `settle`."""
         now = self._now()
         for limit in self._bot:
             limit.take(now)
@@ -181,6 +205,16 @@ class ChannelPacer:
         self._takes += 1
         if self._takes % 1000 == 0:
             self._drop_idle(now)
+        return now
+
+    def settle(self, chat_id: str, taken_at: float) -> None:
+        """The send `take` returned `taken_at` for was answered (or failed) now: count it from
+        now, the latest moment the platform can have counted it."""
+        now = self._now()
+        for limit in self._bot:
+            limit.settle(taken_at, now)
+        for limit in self._limits_of(chat_id):
+            limit.settle(taken_at, now)
 
     def hold(self, seconds: float, chat_id: str | None = None) -> None:
         """The platform said wait (`RetryAfter`): hold `chat_id`, or the whole bot if None."""
