@@ -10,7 +10,15 @@ through the channel's adapter, and records the outcome in its own short transact
 - `TransientSendError` (network, 5xx) or any unexpected exception: exponential backoff with
   jitter (random injected), given up after `max_attempts` with the last reason recorded;
 - `PermanentSendError` (blocked by the user, chat not found): failed at once, reason recorded,
-  never retried, and the chat's later messages go on.
+  never retried, and the chat's later messages go on; except that a sender's `fallback` may
+  offer one replacement to send instead (WhatsApp outside the 24-hour window: the follow-up
+  template), recorded on the sent row.
+
+A message that takes several platform calls (a Telegram text over 4096 characters, a WhatsApp
+body too long for buttons, more than 10 options) is sent as the parts of the adapter's
+`split_outbound`, one call each; the ids of the parts already delivered are committed on the
+row after each part, so a retry (after a failure, a pace wait or a crash) starts at the first
+part not yet delivered instead of repeating the others.
 
 Delivery is at-least-once with a small window, stated honestly: the row is marked `sending`
 (commit), then sent, then marked `sent` (commit). A process killed after the platform accepted a
@@ -59,6 +67,8 @@ RETRY_AFTER_ATTEMPTS_FACTOR = 4
 UNCONFIGURED_RETRY = timedelta(minutes=10)
 
 Prepare = Callable[[AsyncSession, OutboundMessage, datetime], Awaitable[OutboundMessage]]
+Split = Callable[[OutboundMessage], list[OutboundMessage]]
+Fallback = Callable[[OutboundMessage, PermanentSendError], OutboundMessage | None]
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -67,8 +77,11 @@ class ChannelSender:
     """How one channel sends: its adapter, its pacer, and optional hooks.
 
     `prepare` runs in the claim transaction and may swap the message (WhatsApp: a template
-    outside the 24-hour window). `on_sent(chat_id)` runs after the `sent` commit (web chat:
-    wake the page's long poll).
+    outside the 24-hour window). `split` cuts a message into parts of one platform call each
+    (default: the adapter's `split_outbound` when it has one). `fallback(part, error)` may
+    answer a permanent failure with one replacement to send instead (WhatsApp's 131047: the
+    follow-up template). `on_sent(chat_id)` runs after the `sent` commit (web chat: wake the
+    page's long poll).
     """
 
     adapter: ChannelAdapter
@@ -76,6 +89,14 @@ class ChannelSender:
     prepare: Prepare | None = None
     on_sent: Callable[[str], None] | None = None
     hold_whole_bot: bool = False  # True: a RetryAfter holds every chat, not only its own
+    split: Split | None = None
+    fallback: Fallback | None = None
+
+    def __post_init__(self) -> None:
+        if self.split is None:
+            split = getattr(self.adapter, "split_outbound", None)
+            if callable(split):
+                self.split = split
 
 
 def backoff_seconds(attempt: int, rand: Callable[[], float]) -> float:
@@ -94,7 +115,8 @@ class _Claimed:
     channel: str
     chat_id: str
     attempts: int
-    message: OutboundMessage
+    parts: list[OutboundMessage]  # the parts not yet delivered, in order
+    delivered: list[str]  # platform ids of the parts delivered by earlier attempts
 
 
 class Dispatcher:
@@ -205,14 +227,28 @@ class Dispatcher:
                 session, row.id, now + UNCONFIGURED_RETRY, f"channel {row.channel} not configured"
             )
             return None
+        delivered = list(row.platform_message_ids or ())
         try:
             message = outbox_repo.from_payload(row.payload)
-            if sender.prepare is not None:
-                message = await sender.prepare(session, message, now)
+            if not delivered:
+                # Nothing delivered yet: prepare the whole message (one template, not one per
+                # part), then cut it.
+                if sender.prepare is not None:
+                    message = await sender.prepare(session, message, now)
+                parts = sender.split(message) if sender.split is not None else [message]
+            else:
+                # Resuming: the same cut as before (it is a pure function of the stored
+                # message), minus the parts already delivered, each prepared anew.
+                cut = sender.split(message) if sender.split is not None else [message]
+                parts = []
+                for part in cut[len(delivered) :]:
+                    if sender.prepare is not None:
+                        part = await sender.prepare(session, part, now)
+                    parts.append(part)
         except Exception as exc:
             await outbox_repo.mark_failed(session, row.id, f"cannot build message: {exc!r}")
             return None
-        return _Claimed(row.id, row.channel, row.chat_id, row.attempts, message)
+        return _Claimed(row.id, row.channel, row.chat_id, row.attempts, parts, delivered)
 
     async def _deliver(self, item: _Claimed) -> None:
         try:
@@ -226,20 +262,25 @@ class Dispatcher:
 
     async def _deliver_one(self, item: _Claimed) -> None:
         sender = self._senders[item.channel]
+        ids = list(item.delivered)
+        notes: list[str] = []
         try:
-            wait = await self._wait_for_pace(sender.pacer, item)
-            if wait is not None:
-                # Stopping, or the pace wait would outlast the claim: give the row back.
-                later = timedelta(seconds=wait)
-                await self._record(
-                    lambda s, now: outbox_repo.mark_retry(s, item.row_id, now + later, "paced")
-                )
-                return
-            taken = sender.pacer.take(item.chat_id)
-            try:
-                result = await sender.adapter.send(item.message)
-            finally:
-                sender.pacer.settle(item.chat_id, taken)  # counted from the answer
+            for index, part in enumerate(item.parts):
+                if index > 0:
+                    # Commit the delivered parts (and renew the claim) before the next call,
+                    # so a retry or a crash from here on never repeats them.
+                    await self._record(self._progress_writer(item.row_id, list(ids)))
+                wait = await self._wait_for_pace(sender.pacer, item)
+                if wait is not None:
+                    # Stopping, or the pace wait would outlast the claim: give the row back.
+                    await self._record(self._retry_writer(item.row_id, wait, "paced"))
+                    return
+                taken = sender.pacer.take(item.chat_id)
+                try:
+                    result = await self._send_part(sender, item, part, notes)
+                finally:
+                    sender.pacer.settle(item.chat_id, taken)  # counted from the answer
+                ids.extend(result.platform_message_ids)
         except RetryAfter as exc:
             sender.pacer.hold(exc.seconds, None if sender.hold_whole_bot else item.chat_id)
             await self._after_retry_after(item, exc)
@@ -259,7 +300,40 @@ class Dispatcher:
             log.exception("outbox %s: unexpected error while sending", item.row_id)
             await self._after_error(item, f"unexpected: {exc!r}")
             return
-        await self._after_sent(sender, item, result)
+        await self._after_sent(sender, item, ids, "; ".join(notes) or None)
+
+    def _progress_writer(
+        self, row_id: int, ids: list[str]
+    ) -> Callable[[AsyncSession, datetime], Awaitable[None]]:
+        async def write(session: AsyncSession, now: datetime) -> None:
+            await outbox_repo.mark_progress(session, row_id, ids, now + self._lease)
+
+        return write
+
+    @staticmethod
+    def _retry_writer(
+        row_id: int, seconds: float, reason: str
+    ) -> Callable[[AsyncSession, datetime], Awaitable[None]]:
+        async def write(session: AsyncSession, now: datetime) -> None:
+            await outbox_repo.mark_retry(session, row_id, now + timedelta(seconds=seconds), reason)
+
+        return write
+
+    async def _send_part(
+        self, sender: ChannelSender, item: _Claimed, part: OutboundMessage, notes: list[str]
+    ) -> SendResult:
+        """Send one part; on a permanent failure the sender's fallback, once, if it has one."""
+        try:
+            return await sender.adapter.send(part)
+        except PermanentSendError as exc:
+            replacement = sender.fallback(part, exc) if sender.fallback is not None else None
+            if replacement is None:
+                raise
+            log.info("outbox %s: %s; sending its fallback once", item.row_id, exc.reason)
+            result = await sender.adapter.send(replacement)
+            what = replacement.template or "a replacement"
+            notes.append(f"sent as {what} after: {exc.reason}")
+            return result
 
     async def _wait_for_pace(self, pacer: ChannelPacer, item: _Claimed) -> float | None:
         """Wait until the pacer lets this chat send; None when it may send now, else the delay
@@ -271,9 +345,12 @@ class Dispatcher:
             await self._sleep(delay)
         return None
 
-    async def _after_sent(self, sender: ChannelSender, item: _Claimed, result: SendResult) -> None:
-        ids = list(result.platform_message_ids)
-        await self._record(lambda s, now: outbox_repo.mark_sent(s, item.row_id, now, ids))
+    async def _after_sent(
+        self, sender: ChannelSender, item: _Claimed, ids: list[str], note: str | None
+    ) -> None:
+        await self._record(
+            lambda s, now: outbox_repo.mark_sent(s, item.row_id, now, ids, note=note)
+        )
         if sender.on_sent is not None:
             sender.on_sent(item.chat_id)
         self.wake()  # the chat's next message can be claimed now

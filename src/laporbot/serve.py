@@ -306,15 +306,25 @@ class Service:
         settings = self.settings
         if settings.whatsapp_access_token is None or settings.whatsapp_phone_number_id is None:
             return None
-        from laporbot.channels.whatsapp import make_prepare_outbound, make_whatsapp_adapter
+        from laporbot.channels.whatsapp import (
+            make_prepare_outbound,
+            make_whatsapp_adapter,
+            make_window_fallback,
+        )
 
         adapter = make_whatsapp_adapter(settings, clock=self.clock)
         self._whatsapp = adapter
         pacer = self._pacers.get("whatsapp") or whatsapp_pacer(
             self.clock, settings.whatsapp_messages_per_second
         )
-        # Outside the 24-hour window a free-form message becomes the follow-up template.
-        return ChannelSender(adapter, pacer, prepare=make_prepare_outbound(settings))
+        # Outside the 24-hour window a free-form message becomes the follow-up template; one
+        # Meta refuses as outside it (131047) goes once more as that template.
+        return ChannelSender(
+            adapter,
+            pacer,
+            prepare=make_prepare_outbound(settings),
+            fallback=make_window_fallback(settings),
+        )
 
     async def _start_http(self, whatsapp: ChannelSender | None) -> None:
         telegram_secret: str | None = None

@@ -128,7 +128,8 @@ async def test_fifteen_options_become_two_lists(
         [r["id"] for r in s.payload["interactive"]["action"]["sections"][0]["rows"]]
         for s in graph.sent
     ]
-    assert rows == [[f"opt.{i}" for i in range(1, 11)], [f"opt.{i}" for i in range(11, 16)]]
+    # Balanced (8 + 7), so no list is left with so few options that it would plan differently.
+    assert rows == [[f"opt.{i}" for i in range(1, 9)], [f"opt.{i}" for i in range(9, 16)]]
     bodies = [s.payload["interactive"]["body"]["text"] for s in graph.sent]
     assert bodies == ["Pilih kecamatan (1/2)", "Pilih kecamatan (2/2)"]
 
@@ -395,3 +396,22 @@ def test_recipient_field_tells_phone_numbers_from_user_ids() -> None:
     assert recipient_field("6281234567890") == {"to": "6281234567890"}
     assert recipient_field("+6281234567890") == {"to": "6281234567890"}
     assert recipient_field("ID.1410018717833190") == {"recipient": "ID.1410018717833190"}
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        msg("kata " * 2000),
+        msg("Paragraf panjang. " * 80 + "\n\nPilih satu:", buttons=options(3)),
+        msg("Pilih kecamatan", buttons=options(11)),
+        msg("Pilih " * 300, buttons=options(25, "Kecamatan dengan nama yang panjang")),
+        msg("Kirim lokasi " * 200, request_location=True),
+        msg("Foto " * 400, photo="1234"),
+        msg("Di luar jendela", template="laporbot_followup", template_params=("-", "x")),
+    ],
+)
+def test_split_outbound_parts_each_take_one_post(
+    adapter: WhatsAppAdapter, message: OutboundMessage
+) -> None:
+    pieces = adapter.split_outbound(message)
+    assert [adapter.plan(piece) for piece in pieces] == [[body] for body in adapter.plan(message)]

@@ -134,9 +134,15 @@ async def claim_due(
 
 
 async def mark_sent(
-    session: AsyncSession, item_id: int, now: datetime, platform_message_ids: list[str]
+    session: AsyncSession,
+    item_id: int,
+    now: datetime,
+    platform_message_ids: list[str],
+    *,
+    note: str | None = None,
 ) -> None:
-    """The platform accepted the message; its ids there are kept for later edits."""
+    """The platform accepted the message; its ids there are kept for later edits. `note`
+    (kept in `error`) says how it went out when not as queued (e.g. as a template)."""
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == item_id)
@@ -144,10 +150,22 @@ async def mark_sent(
             status="sent",
             sent_at=now,
             platform_message_ids=list(platform_message_ids),
-            error=None,
+            error=note,
             claimed_by=None,
             claimed_until=None,
         )
+    )
+
+
+async def mark_progress(
+    session: AsyncSession, item_id: int, platform_message_ids: list[str], claimed_until: datetime
+) -> None:
+    """The first parts of a message of several parts were delivered (their ids): a retry
+    starts after them. The claim is renewed for the parts still to send."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == item_id)
+        .values(platform_message_ids=list(platform_message_ids), claimed_until=claimed_until)
     )
 
 

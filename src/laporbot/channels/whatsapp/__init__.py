@@ -21,6 +21,7 @@ from babel.messages.pofile import read_po
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from laporbot.channels.base import PermanentSendError
 from laporbot.channels.whatsapp.adapter import (
     GraphError,
     OutsideWindow,
@@ -36,7 +37,7 @@ from laporbot.channels.whatsapp.webhook import (
     sign,
     verify_subscription,
 )
-from laporbot.channels.whatsapp.window import WINDOW, choose_message, window_open
+from laporbot.channels.whatsapp.window import WINDOW, as_template, choose_message, window_open
 from laporbot.clock import Clock
 from laporbot.errors import CatalogError, ConfigError
 from laporbot.messages import OutboundMessage
@@ -50,6 +51,7 @@ __all__ = [
     "GraphError",
     "OutsideWindow",
     "WhatsAppAdapter",
+    "as_template",
     "catalog_text",
     "check_signature",
     "choose_message",
@@ -57,6 +59,7 @@ __all__ = [
     "delivery_status",
     "make_prepare_outbound",
     "make_whatsapp_adapter",
+    "make_window_fallback",
     "recipient_field",
     "sign",
     "verify_subscription",
@@ -136,3 +139,18 @@ def make_prepare_outbound(settings: Settings) -> Prepare:
         return choose_message(message, last, now, settings)
 
     return prepare
+
+
+def make_window_fallback(
+    settings: Settings,
+) -> Callable[[OutboundMessage, PermanentSendError], OutboundMessage | None]:
+    """The outbox's `fallback` hook for WhatsApp: a free-form message Meta refused as outside
+    the 24-hour window (131047; our `last_inbound_at` thought it open, e.g. a reply that
+    reached Meta but not us) goes once more as the follow-up template."""
+
+    def fallback(message: OutboundMessage, error: PermanentSendError) -> OutboundMessage | None:
+        if not isinstance(error, OutsideWindow) or message.template:
+            return None
+        return as_template(message, settings)
+
+    return fallback

@@ -202,13 +202,21 @@ class WhatsAppAdapter:
         head = {"messaging_product": "whatsapp", "recipient_type": "individual"}
         return [head | recipient_field(message.chat_id) | p for p in payloads]
 
+    def split_outbound(self, message: OutboundMessage) -> list[OutboundMessage]:
+        """`message` as messages that each take exactly one Graph API post, in order (see
+        `outbound.parts`); the outbox sends them one by one so a retry never repeats a part."""
+        try:
+            return outbound.parts(message)
+        except BadRequest as exc:
+            raise PermanentSendError(exc.reason) from exc
+
     async def send(self, message: OutboundMessage) -> SendResult:
         """Post the planned messages in order; returns their `wamid`s.
 
         Raises `RetryAfter` (rate limits), `TransientSendError` (network, 5xx),
         `OutsideWindow` (131047) or `PermanentSendError`. When a message needs several posts
-        and a later one fails, the earlier ones were delivered and a retry sends them again:
-        only long texts and long interactive bodies take more than one post.
+        and a later one fails, the earlier ones were delivered: the outbox therefore sends the
+        parts of `split_outbound(message)` one by one.
         """
         ids: list[str] = []
         for body in self.plan(message):

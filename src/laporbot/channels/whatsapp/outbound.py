@@ -6,7 +6,7 @@ Pure functions, no network. The choice of shape follows the number of options:
 - 1 to 3 options whose labels all fit 20 characters: reply buttons;
 - up to 10 options otherwise: a list, row titles of at most 24 characters and the full label
   (up to 72) as the row's description when the title had to be shortened;
-- more than 10: several lists of at most 10 rows, the second and later ones marked `(2/3)`;
+- more than 10: several lists of at most 10 rows (balanced: 15 -> 8 + 7), marked `(1/2)`, `(2/2)`;
   a row pressed in any of them comes back as the option's id, like a button.
 
 An interactive body holds at most 1024 characters: a longer text goes first as plain text and
@@ -18,6 +18,7 @@ customer service window) with `template_params` as its body parameters.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from laporbot.errors import BadRequest
@@ -156,56 +157,90 @@ def _template(message: OutboundMessage, language: str) -> Payload:
     return {"type": "template", "template": template}
 
 
-def plan(
-    message: OutboundMessage, *, list_button_label: str, template_language: str
-) -> list[Payload]:
-    """The Cloud API message objects (without the recipient) that deliver `message`, in order.
+def _single(message: OutboundMessage, list_button_label: str, template_language: str) -> Payload:
+    """The one message object for a part made by `parts` (it fits every limit by construction)."""
+    if message.template:
+        return _template(message, template_language)
+    if message.photo:
+        image: dict[str, Any] = {"id": message.photo}
+        if message.text:
+            image["caption"] = message.text
+        return {"type": "image", "image": image}
+    if message.request_location:
+        return {
+            "type": "interactive",
+            "interactive": {
+                "type": "location_request_message",
+                "body": {"text": message.text},
+                "action": {"name": "send_location"},
+            },
+        }
+    if not message.buttons:
+        return {"type": "text", "text": {"body": message.text}}
+    if _fits_buttons(message.buttons):
+        return _reply_buttons(message.text, message.buttons)
+    return _list(message.text, message.buttons, list_button_label)
 
+
+def _list_chunks(buttons: tuple[Button, ...]) -> list[tuple[Button, ...]]:
+    """More than 10 options in lists of at most 10, balanced (15 -> 8 + 7) so no list is left
+    with so few options that it would plan as reply buttons."""
+    count = -(-len(buttons) // LIST_ROWS_MAX)
+    size = -(-len(buttons) // count)
+    return [buttons[i : i + size] for i in range(0, len(buttons), size)]
+
+
+def parts(message: OutboundMessage) -> list[OutboundMessage]:
+    """`message` as messages that each take exactly one Cloud API call, in order.
+
+    `plan` posts one message object per part; an outbox that sends the parts one by one and
+    records each can retry a failed part without repeating the delivered ones.
     Raises `BadRequest` for a message that cannot be sent at all (an option id too long).
     """
     if message.template:
-        return [_template(message, template_language)]
+        return [message]
+
+    def text_only(text: str) -> OutboundMessage:
+        return replace(
+            message, text=text, buttons=(), request_location=False, photo=None, edit_of=None
+        )
+
     if message.photo:
-        image: dict[str, Any] = {"id": message.photo}
-        caption_first: list[str] = []
-        if message.text:
-            if len(message.text) <= IMAGE_CAPTION_LIMIT:
-                image["caption"] = message.text
-            else:
-                caption_first = split_text(message.text)
-        texts = [{"type": "text", "text": {"body": t}} for t in caption_first]
-        return [*texts, {"type": "image", "image": image}]
+        if len(message.text) <= IMAGE_CAPTION_LIMIT:
+            return [message]
+        texts = [text_only(t) for t in split_text(message.text)]
+        return [*texts, replace(message, text="", buttons=(), request_location=False)]
     if message.request_location:
         lead, body = _body_and_lead(message.text)
-        return [
-            *({"type": "text", "text": {"body": t}} for t in lead),
-            {
-                "type": "interactive",
-                "interactive": {
-                    "type": "location_request_message",
-                    "body": {"text": body},
-                    "action": {"name": "send_location"},
-                },
-            },
-        ]
+        return [*(text_only(t) for t in lead), replace(message, text=body, buttons=())]
     buttons = message.buttons
     if not buttons:
-        return [{"type": "text", "text": {"body": t}} for t in split_text(message.text)]
+        return [text_only(t) for t in split_text(message.text)]
     lead, body = _body_and_lead(message.text)
-    payloads: list[Payload] = [{"type": "text", "text": {"body": t}} for t in lead]
+    leading = [text_only(t) for t in lead]
     if _fits_buttons(buttons):
         _check_ids(buttons, BUTTON_ID_LIMIT)
-        payloads.append(_reply_buttons(body, buttons))
-        return payloads
+        return [*leading, replace(message, text=body)]
     _check_ids(buttons, LIST_ROW_ID_LIMIT)
-    chunks = [buttons[i : i + LIST_ROWS_MAX] for i in range(0, len(buttons), LIST_ROWS_MAX)]
+    if len(buttons) <= LIST_ROWS_MAX:
+        return [*leading, replace(message, text=body)]
+    chunks = _list_chunks(buttons)
+    lists: list[OutboundMessage] = []
     for index, chunk in enumerate(chunks):
-        if index == 0:
-            chunk_body = body if len(chunks) == 1 else shorten(body, INTERACTIVE_BODY_LIMIT - 8)
-            if len(chunks) > 1:
-                chunk_body = f"{chunk_body} (1/{len(chunks)})"
-        else:
-            # No word of our own: the same body shortened, numbered so the reader sees more.
-            chunk_body = f"{shorten(body, 60)} ({index + 1}/{len(chunks)})"
-        payloads.append(_list(chunk_body, chunk, list_button_label))
-    return payloads
+        # No word of our own on the later lists: the same body shortened, numbered.
+        chunk_body = shorten(body, INTERACTIVE_BODY_LIMIT - 8 if index == 0 else 60)
+        lists.append(
+            replace(message, text=f"{chunk_body} ({index + 1}/{len(chunks)})", buttons=chunk)
+        )
+    return [*leading, *lists]
+
+
+def plan(
+    message: OutboundMessage, *, list_button_label: str, template_language: str
+) -> list[Payload]:
+    """The Cloud API message objects (without the recipient) that deliver `message`, in order:
+    one per part of `parts(message)`.
+
+    Raises `BadRequest` for a message that cannot be sent at all (an option id too long).
+    """
+    return [_single(part, list_button_label, template_language) for part in parts(message)]

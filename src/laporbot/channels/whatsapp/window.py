@@ -49,6 +49,17 @@ def choose_message(
         return outbound
     if window_open(last_inbound_at, now):
         return outbound
+    return as_template(outbound, settings, reminder=reminder, reference=reference)
+
+
+def as_template(
+    outbound: OutboundMessage,
+    settings: Settings,
+    *,
+    reminder: bool = False,
+    reference: str | None = None,
+) -> OutboundMessage:
+    """`outbound` as the follow-up (or reminder) template carrying its text as a parameter."""
     name = settings.whatsapp_reminder_template if reminder else settings.whatsapp_followup_template
     return replace(
         outbound,
