@@ -8,7 +8,7 @@ to anything over them. The per-bot limit binds, so the theoretical minimum is N 
 (10 000 messages: 333.3 s). Target: at most 5% over it, with zero 429 answers.
 
     .venv/bin/python -m bench.outbox            # 10 000 messages to 1 000 chats (about 6 min)
-    .venv/bin/python -m bench.outbox --tiny     # 300 messages to 30 chats (about 10 s)
+    .venv/bin/python -m bench.outbox --tiny     # 300 messages to 100 chats (about 10 s)
 
 `run(messages, chats) -> dict` is the entry point for bench/run.
 """
@@ -151,11 +151,11 @@ def run(messages: int = 10_000, chats: int = 1_000) -> dict[str, Any]:
 def main() -> None:
     """Command line: see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--tiny", action="store_true", help="300 messages to 30 chats")
+    parser.add_argument("--tiny", action="store_true", help="300 messages to 100 chats")
     parser.add_argument("--messages", type=int)
     parser.add_argument("--chats", type=int)
     args = parser.parse_args()
-    messages, chats = (300, 30) if args.tiny else (10_000, 1_000)
+    messages, chats = (300, 100) if args.tiny else (10_000, 1_000)
     print(json.dumps(run(args.messages or messages, args.chats or chats), indent=2))
 
 
