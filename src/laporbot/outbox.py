@@ -209,7 +209,11 @@ class Dispatcher:
     async def _claim(self, limit: int) -> list[_Claimed]:
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
-            rows = await outbox_repo.claim_due(session, limit, self.worker, now, self._lease)
+            # Only the channels this process can send: rows of another channel stay pending,
+            # unclaimed, instead of being claimed and put back over and over.
+            rows = await outbox_repo.claim_due(
+                session, limit, self.worker, now, self._lease, channels=self._senders.keys()
+            )
             claimed: list[_Claimed] = []
             for row in rows:
                 item = await self._prepare(session, row, now)

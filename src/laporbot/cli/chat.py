@@ -20,6 +20,7 @@ import click
 from laporbot.cli import main, settings_of
 from laporbot.clock import Clock, SystemClock
 from laporbot.db import migrate
+from laporbot.db import outbox as outbox_repo
 from laporbot.db.engine import create_engine, make_sessionmaker
 from laporbot.db.sessions import load_active
 from laporbot.intake import Intake
@@ -95,6 +96,7 @@ async def _run_chat(
                 click.echo(f"you: {line}")
             inbound = parse_line(line, buttons, user=user, clock=clock, language=language)
             async with sessions() as db, db.begin():
+                before = await outbox_repo.last_id(db)
                 replies = await intake.handle_inbound(db, inbound, clock.now())
                 active = await load_active(db, "terminal", user)
                 locale = active.locale if active is not None else locale
@@ -105,6 +107,10 @@ async def _run_chat(
                     buttons = reply.buttons
             if replies and not replies[-1].buttons:
                 buttons = ()
+            # The replies are printed: their outbox rows are delivered, not left pending for a
+            # dispatcher (as the web chat's rows are marked sent once the page can read them).
+            async with sessions() as db, db.begin():
+                await outbox_repo.mark_shown(db, "terminal", user, before, clock.now())
     finally:
         await engine.dispose()
 

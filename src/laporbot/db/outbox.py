@@ -9,10 +9,11 @@ timeouts), or an expired claim may be sent twice.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -88,9 +89,12 @@ async def claim_due(
     worker: str,
     now: datetime,
     lease: timedelta = DEFAULT_LEASE,
+    channels: Collection[str] | None = None,
 ) -> list[OutboxMessage]:
     """Claim up to `limit` messages due by `now`, at most one per chat (its lowest unsent
-    `seq`), marking them `sending` for `worker` until `now + lease`.
+    `seq`), marking them `sending` for `worker` until `now + lease`. With `channels`, only
+    messages of those channels (the ones this worker can send) are claimed; the others stay
+    pending, untouched, for a worker that can.
 
     A `sending` row whose lease ran out (its sender died) is claimable again. On PostgreSQL,
     rows another worker is claiming at this moment are skipped (`FOR UPDATE SKIP LOCKED`); on
@@ -113,6 +117,7 @@ async def claim_due(
             row.next_attempt_at <= now,
             or_(row.status == "pending", row.claimed_until < now),
             ~earlier_unsent,
+            *(() if channels is None else (row.channel.in_(list(channels)),)),
         )
         .order_by(row.next_attempt_at, row.id)
         .limit(limit)
@@ -167,6 +172,30 @@ async def mark_progress(
         .where(OutboxMessage.id == item_id)
         .values(platform_message_ids=list(platform_message_ids), claimed_until=claimed_until)
     )
+
+
+async def last_id(session: AsyncSession) -> int:
+    """The highest outbox row id so far (0 when empty): rows queued later have higher ids."""
+    return (await session.scalar(select(func.max(OutboxMessage.id)))) or 0
+
+
+async def mark_shown(
+    session: AsyncSession, channel: str, chat_id: str, after_id: int, now: datetime
+) -> int:
+    """Rows of `chat_id` queued after row `after_id` were shown to the reader directly (the
+    terminal chat prints its replies): mark them sent so no dispatcher holds them. Returns
+    how many."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.id > after_id,
+            OutboxMessage.status == "pending",
+        )
+        .values(status="sent", sent_at=now, error=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def mark_retry(session: AsyncSession, item_id: int, next_at: datetime, error: str) -> None:
