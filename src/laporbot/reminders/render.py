@@ -20,6 +20,8 @@ from laporbot.messages import Button
 from laporbot.standards.models import ServiceStandard
 
 SURVEY_SCORES = (1, 2, 3, 4)
+# The "not resolved" answer to a complaint's satisfaction question.
+SURVEY_REOPEN = "reopen"
 
 
 # Babel wording is the costly part of a text, and a sweep batch words the same due times over
@@ -154,12 +156,25 @@ def render(
 
 def survey_buttons(translator: Translator, ctx: Context, locale: str) -> tuple[Button, ...]:
     """The SKM 1-4 buttons of a satisfaction question; the choice comes back as
-    `survey:<case|complaint>:<number>:<score>` for the conversation engine to record."""
+    `survey:<case|complaint>:<number>:<score>` for the officer side to record.
+
+    A complaint's question has a fifth button, "not resolved" (`...:reopen`): the officer side
+    reopens the complaint and tells its handlers. The longest id, with a 32-character number,
+    is 56 bytes: within Telegram's 64-byte callback data; five options go out on WhatsApp as a
+    list (row ids up to 200 characters, titles up to 24)."""
     lang = translator.resolve(locale)
-    return tuple(
+    buttons = [
         Button(
             id=f"survey:{ctx.subject}:{ctx.number}:{score}",
             label=translator.text(lang, f"reminders.survey.score_{score}"),
         )
         for score in SURVEY_SCORES
-    )
+    ]
+    if ctx.subject == "complaint":
+        buttons.append(
+            Button(
+                id=f"survey:complaint:{ctx.number}:{SURVEY_REOPEN}",
+                label=translator.text(lang, "reminders.survey.reopen"),
+            )
+        )
+    return tuple(buttons)

@@ -1,0 +1,141 @@
+"""What the officer side asked of the reminders: the complaint survey's "not resolved" button,
+a rejected case worded as rejected, re-plans when a case turns emergency or a complaint is
+reopened, and officers reminded in their own language."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from laporbot.channels.telegram.common import check_callback_data
+from laporbot.channels.whatsapp.outbound import LIST_ROW_TITLE_LIMIT, plan
+from laporbot.db.cases import create_case
+from laporbot.db.complaints import create_complaint
+from laporbot.db.models import Case, Complaint, Deadline, Reminder
+from laporbot.messages import OutboundMessage
+from laporbot.reminders.render import Context, survey_buttons
+from tests.reminders.support import World, make_world, translator, wib
+
+T0 = wib(2026, 3, 17, 10, 0)
+
+
+async def _open(world: World, *, priority: int = 2, contact: str = "tg-en") -> int:
+    async with world.sessionmaker() as session, session.begin():
+        case = await create_case(
+            session,
+            agency_code="dinsos-riau",
+            standard_code="riau-penyerahan-anak-lansia",
+            category="anak_terlantar",
+            locale="id",
+            received_at=T0,
+            priority=priority,
+            reporter_contact_id=world.contacts[contact],
+        )
+        await world.service.on_case_opened(session, case, T0)
+        return case.id
+
+
+async def _complain(world: World, contact: str = "tg-en") -> int:
+    async with world.sessionmaker() as session, session.begin():
+        complaint = await create_complaint(
+            session,
+            agency_code="dinsos-riau",
+            text="Belum ada kabar",
+            locale="id",
+            received_at=T0,
+            case_id=None,
+            contact_id=world.contacts[contact],
+        )
+        await world.service.on_complaint_filed(session, complaint, T0)
+        return complaint.id
+
+
+async def _answer(world: World, complaint_id: int, at_hours: float) -> None:
+    now = T0 + timedelta(hours=at_hours)
+    world.clock.set(now)
+    async with world.sessionmaker() as session, session.begin():
+        complaint = await session.get(Complaint, complaint_id)
+        assert complaint is not None
+        complaint.status, complaint.answer, complaint.answered_at = "answered", "Sudah.", now
+        await world.service.on_complaint_answered(session, complaint, now)
+
+
+async def test_the_complaint_survey_has_a_not_resolved_button(
+    db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    world = await make_world(db_sessionmaker, tmp_path, T0)
+    complaint_id = await _complain(world)
+    await world.tick()
+    await _answer(world, complaint_id, 2)
+    answer, survey = await world.tick()
+    number = "ADU-2026-000001"
+    assert answer.buttons == ()
+    assert survey.buttons == (
+        *(f"survey:complaint:{number}:{score}" for score in (1, 2, 3, 4)),
+        f"survey:complaint:{number}:reopen",
+    )
+    assert '"Not resolved"' in survey.text
+    # The reminder of an unanswered question offers it too.
+    world.clock.set(T0 + timedelta(hours=26))
+    [again] = await world.tick()
+    assert again.buttons[-1] == f"survey:complaint:{number}:reopen"
+
+
+async def test_the_case_survey_keeps_its_four_scores(
+    db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    world = await make_world(db_sessionmaker, tmp_path, T0)
+    case_id = await _open(world)
+    await world.tick()
+    async with world.sessionmaker() as session, session.begin():
+        case = await session.get(Case, case_id)
+        assert case is not None
+        case.status, case.closed_at = "resolved", T0
+        await world.service.on_closed(session, case, T0)
+    _, survey = await world.tick()
+    assert [b.rsplit(":", 1)[1] for b in survey.buttons] == ["1", "2", "3", "4"]
+
+
+def test_the_not_resolved_button_fits_telegram_and_whatsapp() -> None:
+    # The longest number the column holds (32 characters).
+    complaint = Complaint(number="ADU-" + "9" * 28)
+    ctx = Context(
+        reminder=Reminder(kind="citizen.survey", payload={}),
+        case=None,
+        complaint=complaint,
+        deadline=None,
+        standard=None,
+        office="Dinas Sosial",
+        time_zone="Asia/Jakarta",
+        officer=None,
+    )
+    for locale in ("id", "en"):
+        buttons = survey_buttons(translator(), ctx, locale)
+        assert len(buttons) == 5
+        for button in buttons:
+            check_callback_data(button.id)  # raises past 64 bytes
+            assert len(button.label) <= LIST_ROW_TITLE_LIMIT
+        [payload] = plan(
+            OutboundMessage(channel="whatsapp", chat_id="62811", text="?", buttons=buttons),
+            list_button_label="Pilih",
+            template_language="id",
+        )
+        interactive = payload["interactive"]
+        assert interactive["type"] == "list"
+        rows = interactive["action"]["sections"][0]["rows"]
+        assert [(row["id"], row["title"]) for row in rows] == [(b.id, b.label) for b in buttons]
+
+
+async def _deadlines(session: AsyncSession, kind: str, subject_id: int) -> list[Deadline]:
+    return list(
+        (
+            await session.scalars(
+                select(Deadline)
+                .where(Deadline.subject_kind == kind, Deadline.subject_id == subject_id)
+                .order_by(Deadline.id)
+            )
+        ).all()
+    )
