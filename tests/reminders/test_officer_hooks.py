@@ -139,3 +139,46 @@ async def _deadlines(session: AsyncSession, kind: str, subject_id: int) -> list[
             )
         ).all()
     )
+
+
+async def _close(world: World, case_id: int, status: str, outcome: str) -> None:
+    async with world.sessionmaker() as session, session.begin():
+        case = await session.get(Case, case_id)
+        assert case is not None
+        case.status, case.outcome, case.closed_at = status, outcome, world.clock.now()
+        await world.service.on_closed(session, case, world.clock.now())
+
+
+async def test_a_rejected_case_is_not_called_handled(
+    db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    world = await make_world(db_sessionmaker, tmp_path, T0)
+    english = await _open(world, contact="tg-en")
+    indonesian = await _open(world, contact="tg-id")
+    await world.tick()
+    world.clock.set(T0 + timedelta(hours=1))
+    reason = "Anak sudah bersama keluarganya di Pekanbaru"
+    await _close(world, english, "rejected", reason)
+    await _close(world, indonesian, "rejected", reason)
+    told_en, _, told_id, _ = await world.tick()
+    assert told_en.text == (
+        "Report LPR-2026-000001 cannot be followed up by Dinas Sosial and has been closed. "
+        "Please contact the office if you need an explanation."
+    )
+    assert told_id.text == (
+        "Laporan LPR-2026-000002 tidak dapat ditindaklanjuti oleh Dinas Sosial dan telah "
+        "ditutup. Silakan hubungi kantor tersebut bila Anda memerlukan keterangan."
+    )
+    # The officer's reason is the audit log's, never the citizen's.
+    assert reason not in told_en.text + told_id.text
+
+
+async def test_a_resolved_case_is_still_called_handled(
+    db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    world = await make_world(db_sessionmaker, tmp_path, T0)
+    case_id = await _open(world, contact="tg-id")
+    await world.tick()
+    await _close(world, case_id, "resolved", "Rekomendasi")
+    told, _ = await world.tick()
+    assert told.text.startswith("Laporan LPR-2026-000001 telah selesai ditangani oleh")

@@ -76,8 +76,9 @@ def test_every_message_of_the_default_plan_is_in_both_catalogs() -> None:
         for msgid in ids:
             variants = [msgid, f"{msgid}.case", f"{msgid}.complaint"]
             assert any(catalog.has(locale, v) for v in variants), (locale, msgid)
-    for event in ("claimed.case", "step.case", "referred.case", "closed.case"):
-        assert catalog.has("en", f"reminders.citizen.{event}")
+    for event in ("claimed.case", "step.case", "referred.case", "closed.case", "rejected.case"):
+        for locale in ("id", "en"):
+            assert catalog.has(locale, f"reminders.citizen.{event}"), (locale, event)
     assert catalog.has("en", "reminders.citizen.answered.complaint")
 
 

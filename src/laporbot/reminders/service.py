@@ -114,9 +114,13 @@ class ReminderService:
 
     async def on_closed(self, session: AsyncSession, case: Case, now: datetime) -> None:
         """The case is closed: its deadlines are met (or breached, if late) and their reminders
-        cancelled; the citizen gets the outcome and, later, the satisfaction question."""
+        cancelled; the citizen gets the outcome and, later, the satisfaction question.
+
+        A rejected case (`case.status == "rejected"`) is worded as such, not as handled. The
+        officer's reason stays out of it: the officer side keeps it in the audit log only."""
         await self._settle(session, "case", case.id, ("triage", "completion"), now)
-        await self._status(session, now, case=case, event="closed")
+        event = "rejected" if case.status == "rejected" else "closed"
+        await self._status(session, now, case=case, event=event)
         await self._plan_citizen(session, case=case, complaint=None, now=now, resolved=now)
 
     # -- complaints ----------------------------------------------------------------------
