@@ -182,3 +182,120 @@ async def test_a_resolved_case_is_still_called_handled(
     await _close(world, case_id, "resolved", "Rekomendasi")
     told, _ = await world.tick()
     assert told.text.startswith("Laporan LPR-2026-000001 telah selesai ditangani oleh")
+
+
+async def _mark_emergency(world: World, case_id: int, at_minutes: int) -> None:
+    now = T0 + timedelta(minutes=at_minutes)
+    world.clock.set(now)
+    async with world.sessionmaker() as session, session.begin():
+        case = await session.get(Case, case_id)
+        assert case is not None
+        case.priority = 0
+        await world.service.on_priority_changed(session, case, now)
+        [triage] = [d for d in await _deadlines(session, "case", case_id) if d.kind == "triage"]
+        assert triage.status == "open"
+
+
+async def test_marked_emergency_soon_after_receipt_escalates_15_minutes_after_it(
+    db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    world = await make_world(db_sessionmaker, tmp_path, T0)
+    case_id = await _open(world)
+    await world.tick()
+    await _mark_emergency(world, case_id, 5)
+    async with world.sessionmaker() as session:
+        [triage] = [d for d in await _deadlines(session, "case", case_id) if d.kind == "triage"]
+        assert triage.due_at == T0 + timedelta(minutes=15)
+    world.clock.set(T0 + timedelta(minutes=14))
+    assert await world.tick() == []
+    world.clock.set(T0 + timedelta(minutes=15))
+    group, supervisor = await world.tick()
+    assert group.chat == "telegram:grp-dinsos-riau"
+    assert "Prioritas: DARURAT" in group.text
+    assert supervisor.chat == "telegram:sup-dinsos-riau"
+    # The routine escalation at one hour is gone: nobody hears twice.
+    world.clock.set(T0 + timedelta(hours=1))
+    assert await world.tick() == []
+
+
+async def test_marked_emergency_late_escalates_15_minutes_after_the_marking(
+    db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    world = await make_world(db_sessionmaker, tmp_path, T0)
+    case_id = await _open(world)
+    await world.tick()
+    await _mark_emergency(world, case_id, 40)
+    world.clock.set(T0 + timedelta(minutes=54))
+    assert await world.tick() == []
+    world.clock.set(T0 + timedelta(minutes=55))
+    chats = [m.chat for m in await world.tick()]
+    assert chats == ["telegram:grp-dinsos-riau", "telegram:sup-dinsos-riau"]
+    world.clock.set(T0 + timedelta(hours=2))
+    assert await world.tick() == []
+
+
+async def test_a_claimed_case_marked_emergency_escalates_nothing(
+    db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    world = await make_world(db_sessionmaker, tmp_path, T0)
+    case_id = await _open(world)
+    world.clock.set(T0 + timedelta(minutes=3))
+    async with world.sessionmaker() as session, session.begin():
+        case = await session.get(Case, case_id)
+        assert case is not None
+        case.status, case.assigned_officer_id = "claimed", world.officers["off-dinsos-riau"]
+        await world.service.on_case_claimed(session, case, world.clock.now())
+    await world.tick()
+    async with world.sessionmaker() as session, session.begin():
+        case = await session.get(Case, case_id)
+        assert case is not None
+        case.priority = 0
+        await world.service.on_priority_changed(session, case, T0 + timedelta(minutes=5))
+    world.clock.set(T0 + timedelta(hours=2))
+    assert await world.tick() == []
+
+
+async def test_a_reopened_complaint_gets_a_new_answer_deadline(
+    db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    world = await make_world(db_sessionmaker, tmp_path, T0)
+    complaint_id = await _complain(world, contact="tg-id")
+    await world.tick()
+    await _answer(world, complaint_id, 2)
+    await world.tick()  # the answer and the survey
+    reopened_at = T0 + timedelta(hours=3)
+    world.clock.set(reopened_at)
+    async with world.sessionmaker() as session, session.begin():
+        complaint = await session.get(Complaint, complaint_id)
+        assert complaint is not None
+        complaint.status, complaint.rating = "reopened", None
+        complaint.handler_officer_id = world.officers["off-dinsos-riau"]
+        await world.service.on_complaint_reopened(session, complaint, reopened_at)
+        # 2x24 jam from the reopening: Thursday 19 March 13:00 WIB.
+        assert complaint.due_at == wib(2026, 3, 19, 13, 0)
+        deadlines = await _deadlines(session, "complaint", complaint_id)
+    assert [(d.status, d.due_at) for d in deadlines] == [
+        ("met", wib(2026, 3, 19, 10, 0)),
+        ("open", wib(2026, 3, 19, 13, 0)),
+    ]
+    # The survey's reminder is not sent: the citizen just answered it with "not resolved".
+    world.clock.set(T0 + timedelta(hours=26, minutes=30))
+    assert await world.tick() == []
+    world.clock.set(reopened_at + timedelta(hours=24))
+    [handler] = await world.tick()
+    assert handler.chat == "telegram:off-dinsos-riau"
+    assert handler.text == (
+        "📨 Pengaduan ADU-2026-000001 harus dijawab paling lambat Kamis, 19 Maret 2026 pukul "
+        "13.00 WIB (1 hari lagi)."
+    )
+    world.clock.set(reopened_at + timedelta(hours=48))
+    chats = [m.chat for m in await world.tick()]
+    assert chats == ["telegram:off-dinsos-riau", "telegram:sup-dinsos-riau"]  # 4 h; due
+    # Answered again: the deadline is met and the survey asked again.
+    await _answer(world, complaint_id, 51)
+    answer, survey = await world.tick()
+    assert answer.text.endswith("Sudah.")
+    assert survey.buttons[-1] == "survey:complaint:ADU-2026-000001:reopen"
+    async with world.sessionmaker() as session:
+        statuses = [d.status for d in await _deadlines(session, "complaint", complaint_id)]
+    assert statuses == ["met", "met"]

@@ -179,6 +179,9 @@ async def mark_emergency(turn: Turn, officer: Officer | None, case: Case) -> Non
     before = case.priority
     case.priority = 0
     await turn.event(case, "emergency", actor, previous_priority=before)
+    if turn.ctx.reminders is not None:
+        # An unclaimed case now escalates on the emergency plan (15 minutes), not the routine.
+        await turn.ctx.reminders.on_priority_changed(turn.session, case, turn.now)
     await refresh_group(turn, case)
 
 

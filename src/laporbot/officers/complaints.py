@@ -212,6 +212,9 @@ async def _rate_complaint(turn: Turn, contact: Contact | None, choice: SurveyCho
             await turn.event(
                 case, "complaint_reopened", actor_kind="citizen", complaint=complaint.number
             )
+        if turn.ctx.reminders is not None:
+            # A new answer deadline from now, before the handlers are told its due time.
+            await turn.ctx.reminders.on_complaint_reopened(turn.session, complaint, turn.now)
         await notify_handlers(turn, complaint, reopened=True)
         await _citizen_reply(turn, locale, "officers.survey.reopened", number=complaint.number)
         return

@@ -8,12 +8,15 @@ closed_at, answer, ...), with the same `now` the change used:
     reminders = ReminderService(registry)
     case = await cases.create_case(session, ...)
     await reminders.on_case_opened(session, case, now)      # triage + completion + citizen ack
+    await reminders.on_case_opened(session, case, now, acknowledged=True)  # the chat confirmed
     await reminders.on_case_claimed(session, case, now)     # triage met; citizen told
     await reminders.on_step(session, case, now)             # citizen told of the new step
+    await reminders.on_priority_changed(session, case, now) # escalation follows the priority
     await reminders.on_referred(session, case, now)         # new office: deadlines start again
     await reminders.on_closed(session, case, now)           # deadlines settled; survey asked
     await reminders.on_complaint_filed(session, complaint, now)
     await reminders.on_complaint_answered(session, complaint, now)  # sends the answer + survey
+    await reminders.on_complaint_reopened(session, complaint, now)  # a new answer deadline
     await reminders.on_rated(session, now, case=case)       # survey reminder no longer needed
 
 Nothing is sent from here: rows are written and the sweep sends what is due.
@@ -25,7 +28,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from laporbot.db.models import Case, Complaint, Deadline, Reminder
@@ -42,6 +45,9 @@ from laporbot.reminders.plans import Audience, PlanKind, ReminderPlan, plan_for
 from laporbot.standards.models import DEFAULT_COMPLAINT_RESPONSE
 from laporbot.standards.registry import StandardsRegistry
 from laporbot.workcalendar import WorkCalendar
+
+#: The citizen plan's acknowledgment rule (`reminders.citizen.ack.*`).
+ACK_KEY = "ack"
 
 CLOSED_CASE_STATUSES = frozenset({"resolved", "rejected", "closed"})
 STATUS_KEY = "status"
@@ -84,11 +90,18 @@ class ReminderService:
 
     # -- cases -------------------------------------------------------------------------
 
-    async def on_case_opened(self, session: AsyncSession, case: Case, now: datetime) -> None:
+    async def on_case_opened(
+        self, session: AsyncSession, case: Case, now: datetime, *, acknowledged: bool = False
+    ) -> None:
         """A new case: its triage and completion deadlines, their reminders, the citizen's
-        acknowledgment. Sets `case.due_at` to the completion deadline."""
+        acknowledgment. Sets `case.due_at` to the completion deadline.
+
+        `acknowledged`: the citizen was already told the case number, requirements and due
+        time where they reported (the chat's confirmation); see `_acknowledged`."""
         await self._open_case_deadlines(session, case, case.received_at, now)
         await self._plan_citizen(session, case=case, complaint=None, now=now)
+        if acknowledged:
+            await self._acknowledged(session, now, Reminder.case_id == case.id)
 
     async def on_case_claimed(self, session: AsyncSession, case: Case, now: datetime) -> None:
         """An officer took the case: triage is met; the citizen hears who handles it."""
@@ -100,6 +113,48 @@ class ReminderService:
         """The case moved to another procedure step (`case.current_step`): the citizen is told."""
         await self._replan_completion(session, case, now)
         await self._status(session, now, case=case, event="step", step=case.current_step)
+
+    async def on_priority_changed(self, session: AsyncSession, case: Case, now: datetime) -> None:
+        """`case.priority` changed (an officer marked the case an emergency, or back): an
+        unclaimed case's escalation follows the triage plan of its new priority (15 minutes for
+        an emergency by default), and the completion reminders are re-planned.
+
+        The escalation counts from the case's receipt when that is still ahead; when the new
+        plan's first escalation would already be past (marked an emergency 40 minutes after
+        it came in), it counts from `now`, so the group still hears within the new allowance
+        instead of never."""
+        standard = self.registry.standard(case.standard_code)
+        calendar = self.calendar_of(case.agency_code)
+        plan = plan_for(standard.reminder_plan)
+        rules = plan.for_kind(PlanKind.TRIAGE)
+        working = standard.completion.unit is DurationUnit.WORKING_DAYS
+        emergency = case.priority == 0
+        for deadline in await self._open_deadlines(session, "case", case.id):
+            if deadline.kind != "triage":
+                continue
+            start = await self._start_of(session, deadline, case)
+            window = DeadlineWindow(
+                PlanKind.TRIAGE, start=start, due=None, working_days=working, emergency=emergency
+            )
+            times = [planned.due_at for planned in plan_reminders(rules, window, calendar, now)]
+            if times and min(times) < now.replace(microsecond=0):
+                start = now
+                window = DeadlineWindow(
+                    PlanKind.TRIAGE, start=now, due=None, working_days=working, emergency=emergency
+                )
+                times = [p.due_at for p in plan_reminders(rules, window, calendar, now)]
+            deadline.due_at = min(times) if times else start + DEFAULT_TRIAGE
+            window = DeadlineWindow(
+                PlanKind.TRIAGE,
+                start=start,
+                due=deadline.due_at,
+                working_days=working,
+                emergency=emergency,
+            )
+            await self._apply_plan(
+                session, plan, window, calendar, now, deadline_id=deadline.id, case_id=case.id
+            )
+        await self._replan_completion(session, case, now)
 
     async def on_referred(self, session: AsyncSession, case: Case, now: datetime) -> None:
         """The case now belongs to another office (`case.agency_code`, `case.standard_code`
@@ -126,45 +181,36 @@ class ReminderService:
     # -- complaints ----------------------------------------------------------------------
 
     async def on_complaint_filed(
-        self, session: AsyncSession, complaint: Complaint, now: datetime
+        self,
+        session: AsyncSession,
+        complaint: Complaint,
+        now: datetime,
+        *,
+        acknowledged: bool = False,
     ) -> None:
         """A new complaint: its answer deadline (the standard's complaint response time,
         2x24 jam unless it says otherwise), the handler's and supervisor's reminders and the
-        citizen's acknowledgment. Sets `complaint.due_at`."""
-        case = await self._case_of(session, complaint)
-        standard_code = self._complaint_standard(complaint, case)
-        calendar = self.calendar_of(complaint.agency_code)
-        if standard_code is not None:
-            limit = self.registry.standard(standard_code).complaint_response
-        else:
-            limit = parse_duration(DEFAULT_COMPLAINT_RESPONSE)
-        due = due_time(complaint.received_at, limit, calendar)
-        complaint.due_at = due
-        deadline = Deadline(
-            subject_kind="complaint",
-            subject_id=complaint.id,
-            kind="complaint_answer",
-            due_at=due,
-            status="open",
-        )
-        session.add(deadline)
-        await session.flush()
-        window = DeadlineWindow(
-            PlanKind.COMPLAINT_ANSWER,
-            start=complaint.received_at,
-            due=due,
-            working_days=limit.unit is DurationUnit.WORKING_DAYS,
-        )
-        await self._apply_plan(
-            session,
-            self.plan_of(standard_code),
-            window,
-            calendar,
-            now,
-            deadline_id=deadline.id,
-            complaint_id=complaint.id,
-        )
+        citizen's acknowledgment (`acknowledged`: the chat already confirmed the complaint
+        number and answer time; see `_acknowledged`). Sets `complaint.due_at`."""
+        await self._open_complaint_deadline(session, complaint, complaint.received_at, now)
         await self._plan_citizen(session, case=None, complaint=complaint, now=now)
+        if acknowledged:
+            await self._acknowledged(session, now, Reminder.complaint_id == complaint.id)
+
+    async def on_complaint_reopened(
+        self, session: AsyncSession, complaint: Complaint, now: datetime
+    ) -> None:
+        """The citizen said the answer did not resolve it (`complaint.status` "reopened"): a
+        new answer deadline, the complaint response time again counted from `now`, with the
+        handler's and supervisor's reminders. Sets `complaint.due_at`. The reminder of the
+        satisfaction question is not needed any more (the citizen just answered it); the next
+        answer asks it again."""
+        for deadline in await self._open_deadlines(session, "complaint", complaint.id):
+            # Reopened twice without an answer in between: the newest deadline counts.
+            deadline.status = "cancelled"
+            await self._cancel_pending(session, deadline_id=deadline.id)
+        await self._open_complaint_deadline(session, complaint, now, now)
+        await self.on_rated(session, now, complaint=complaint)
 
     async def on_complaint_answered(
         self, session: AsyncSession, complaint: Complaint, now: datetime
@@ -208,6 +254,43 @@ class ReminderService:
         if complaint.case_id is None:
             return None
         return await session.get(Case, complaint.case_id)
+
+    async def _open_complaint_deadline(
+        self, session: AsyncSession, complaint: Complaint, start: datetime, now: datetime
+    ) -> None:
+        case = await self._case_of(session, complaint)
+        standard_code = self._complaint_standard(complaint, case)
+        calendar = self.calendar_of(complaint.agency_code)
+        if standard_code is not None:
+            limit = self.registry.standard(standard_code).complaint_response
+        else:
+            limit = parse_duration(DEFAULT_COMPLAINT_RESPONSE)
+        due = due_time(start, limit, calendar)
+        complaint.due_at = due
+        deadline = Deadline(
+            subject_kind="complaint",
+            subject_id=complaint.id,
+            kind="complaint_answer",
+            due_at=due,
+            status="open",
+        )
+        session.add(deadline)
+        await session.flush()
+        window = DeadlineWindow(
+            PlanKind.COMPLAINT_ANSWER,
+            start=start,
+            due=due,
+            working_days=limit.unit is DurationUnit.WORKING_DAYS,
+        )
+        await self._apply_plan(
+            session,
+            self.plan_of(standard_code),
+            window,
+            calendar,
+            now,
+            deadline_id=deadline.id,
+            complaint_id=complaint.id,
+        )
 
     async def _open_case_deadlines(
         self, session: AsyncSession, case: Case, start: datetime, now: datetime
@@ -326,6 +409,24 @@ class ReminderService:
             update(Reminder)
             .where(Reminder.deadline_id == deadline_id, Reminder.status == "pending")
             .values(status="cancelled")
+        )
+
+    async def _acknowledged(
+        self, session: AsyncSession, now: datetime, owner: ColumnElement[bool]
+    ) -> None:
+        """The citizen's acknowledgment was given where they reported (the chat's
+        confirmation with the number and due time): its planned row is recorded as sent now,
+        by the chat, so the sweep does not say it all a second time and no re-plan adds it
+        again (the row is there, not pending)."""
+        await session.execute(
+            update(Reminder)
+            .where(
+                owner,
+                Reminder.kind == f"{PlanKind.CITIZEN.value}.{ACK_KEY}",
+                Reminder.deadline_id.is_(None),
+                Reminder.status == "pending",
+            )
+            .values(status="sent", sent_at=now, payload={"sent_by": "chat"})
         )
 
     async def _plan_citizen(
