@@ -345,7 +345,8 @@ class Intake:
             data={"priority": action.priority, "served": served, "standard": standard.code},
         )
         if self.reminders is not None:
-            await self.reminders.on_case_opened(db, case, now)
+            # The flow's confirmation (number, requirements, due time) is the acknowledgment.
+            await self.reminders.on_case_opened(db, case, now, acknowledged=True)
         for hook in self.case_hooks:
             await hook(db, case, now)
         return {
@@ -401,7 +402,8 @@ class Intake:
             due_at=_complaint_due(self.registry, agency, case, now),
         )
         if self.reminders is not None:
-            await self.reminders.on_complaint_filed(db, complaint, now)
+            # The flow's confirmation (number, office, answer time) is the acknowledgment.
+            await self.reminders.on_complaint_filed(db, complaint, now, acknowledged=True)
         for hook in self.complaint_hooks:
             await hook(db, complaint, now)
         due_at = complaint.due_at or _complaint_due(self.registry, agency, case, now)
