@@ -11,10 +11,12 @@ closed_at, answer, ...), with the same `now` the change used:
     await reminders.on_case_opened(session, case, now, acknowledged=True)  # the chat confirmed
     await reminders.on_case_claimed(session, case, now)     # triage met; citizen told
     await reminders.on_step(session, case, now)             # citizen told of the new step
+    await reminders.on_priority_changed(session, case, now) # escalation follows the priority
     await reminders.on_referred(session, case, now)         # new office: deadlines start again
     await reminders.on_closed(session, case, now)           # deadlines settled; survey asked
     await reminders.on_complaint_filed(session, complaint, now)
     await reminders.on_complaint_answered(session, complaint, now)  # sends the answer + survey
+    await reminders.on_complaint_reopened(session, complaint, now)  # a new answer deadline
     await reminders.on_rated(session, now, case=case)       # survey reminder no longer needed
 
 Nothing is sent from here: rows are written and the sweep sends what is due.
@@ -112,6 +114,48 @@ class ReminderService:
         await self._replan_completion(session, case, now)
         await self._status(session, now, case=case, event="step", step=case.current_step)
 
+    async def on_priority_changed(self, session: AsyncSession, case: Case, now: datetime) -> None:
+        """`case.priority` changed (an officer marked the case an emergency, or back): an
+        unclaimed case's escalation follows the triage plan of its new priority (15 minutes for
+        an emergency by default), and the completion reminders are re-planned.
+
+        The escalation counts from the case's receipt when that is still ahead; when the new
+        plan's first escalation would already be past (marked an emergency 40 minutes after
+        it came in), it counts from `now`, so the group still hears within the new allowance
+        instead of never."""
+        standard = self.registry.standard(case.standard_code)
+        calendar = self.calendar_of(case.agency_code)
+        plan = plan_for(standard.reminder_plan)
+        rules = plan.for_kind(PlanKind.TRIAGE)
+        working = standard.completion.unit is DurationUnit.WORKING_DAYS
+        emergency = case.priority == 0
+        for deadline in await self._open_deadlines(session, "case", case.id):
+            if deadline.kind != "triage":
+                continue
+            start = await self._start_of(session, deadline, case)
+            window = DeadlineWindow(
+                PlanKind.TRIAGE, start=start, due=None, working_days=working, emergency=emergency
+            )
+            times = [planned.due_at for planned in plan_reminders(rules, window, calendar, now)]
+            if times and min(times) < now.replace(microsecond=0):
+                start = now
+                window = DeadlineWindow(
+                    PlanKind.TRIAGE, start=now, due=None, working_days=working, emergency=emergency
+                )
+                times = [p.due_at for p in plan_reminders(rules, window, calendar, now)]
+            deadline.due_at = min(times) if times else start + DEFAULT_TRIAGE
+            window = DeadlineWindow(
+                PlanKind.TRIAGE,
+                start=start,
+                due=deadline.due_at,
+                working_days=working,
+                emergency=emergency,
+            )
+            await self._apply_plan(
+                session, plan, window, calendar, now, deadline_id=deadline.id, case_id=case.id
+            )
+        await self._replan_completion(session, case, now)
+
     async def on_referred(self, session: AsyncSession, case: Case, now: datetime) -> None:
         """The case now belongs to another office (`case.agency_code`, `case.standard_code`
         already changed): the old deadlines are cancelled and the receiving office's start
@@ -125,9 +169,13 @@ class ReminderService:
 
     async def on_closed(self, session: AsyncSession, case: Case, now: datetime) -> None:
         """The case is closed: its deadlines are met (or breached, if late) and their reminders
-        cancelled; the citizen gets the outcome and, later, the satisfaction question."""
+        cancelled; the citizen gets the outcome and, later, the satisfaction question.
+
+        A rejected case (`case.status == "rejected"`) is worded as such, not as handled. The
+        officer's reason stays out of it: the officer side keeps it in the audit log only."""
         await self._settle(session, "case", case.id, ("triage", "completion"), now)
-        await self._status(session, now, case=case, event="closed")
+        event = "rejected" if case.status == "rejected" else "closed"
+        await self._status(session, now, case=case, event=event)
         await self._plan_citizen(session, case=case, complaint=None, now=now, resolved=now)
 
     # -- complaints ----------------------------------------------------------------------
@@ -144,42 +192,25 @@ class ReminderService:
         2x24 jam unless it says otherwise), the handler's and supervisor's reminders and the
         citizen's acknowledgment (`acknowledged`: the chat already confirmed the complaint
         number and answer time; see `_acknowledged`). Sets `complaint.due_at`."""
-        case = await self._case_of(session, complaint)
-        standard_code = self._complaint_standard(complaint, case)
-        calendar = self.calendar_of(complaint.agency_code)
-        if standard_code is not None:
-            limit = self.registry.standard(standard_code).complaint_response
-        else:
-            limit = parse_duration(DEFAULT_COMPLAINT_RESPONSE)
-        due = due_time(complaint.received_at, limit, calendar)
-        complaint.due_at = due
-        deadline = Deadline(
-            subject_kind="complaint",
-            subject_id=complaint.id,
-            kind="complaint_answer",
-            due_at=due,
-            status="open",
-        )
-        session.add(deadline)
-        await session.flush()
-        window = DeadlineWindow(
-            PlanKind.COMPLAINT_ANSWER,
-            start=complaint.received_at,
-            due=due,
-            working_days=limit.unit is DurationUnit.WORKING_DAYS,
-        )
-        await self._apply_plan(
-            session,
-            self.plan_of(standard_code),
-            window,
-            calendar,
-            now,
-            deadline_id=deadline.id,
-            complaint_id=complaint.id,
-        )
+        await self._open_complaint_deadline(session, complaint, complaint.received_at, now)
         await self._plan_citizen(session, case=None, complaint=complaint, now=now)
         if acknowledged:
             await self._acknowledged(session, now, Reminder.complaint_id == complaint.id)
+
+    async def on_complaint_reopened(
+        self, session: AsyncSession, complaint: Complaint, now: datetime
+    ) -> None:
+        """The citizen said the answer did not resolve it (`complaint.status` "reopened"): a
+        new answer deadline, the complaint response time again counted from `now`, with the
+        handler's and supervisor's reminders. Sets `complaint.due_at`. The reminder of the
+        satisfaction question is not needed any more (the citizen just answered it); the next
+        answer asks it again."""
+        for deadline in await self._open_deadlines(session, "complaint", complaint.id):
+            # Reopened twice without an answer in between: the newest deadline counts.
+            deadline.status = "cancelled"
+            await self._cancel_pending(session, deadline_id=deadline.id)
+        await self._open_complaint_deadline(session, complaint, now, now)
+        await self.on_rated(session, now, complaint=complaint)
 
     async def on_complaint_answered(
         self, session: AsyncSession, complaint: Complaint, now: datetime
@@ -223,6 +254,43 @@ class ReminderService:
         if complaint.case_id is None:
             return None
         return await session.get(Case, complaint.case_id)
+
+    async def _open_complaint_deadline(
+        self, session: AsyncSession, complaint: Complaint, start: datetime, now: datetime
+    ) -> None:
+        case = await self._case_of(session, complaint)
+        standard_code = self._complaint_standard(complaint, case)
+        calendar = self.calendar_of(complaint.agency_code)
+        if standard_code is not None:
+            limit = self.registry.standard(standard_code).complaint_response
+        else:
+            limit = parse_duration(DEFAULT_COMPLAINT_RESPONSE)
+        due = due_time(start, limit, calendar)
+        complaint.due_at = due
+        deadline = Deadline(
+            subject_kind="complaint",
+            subject_id=complaint.id,
+            kind="complaint_answer",
+            due_at=due,
+            status="open",
+        )
+        session.add(deadline)
+        await session.flush()
+        window = DeadlineWindow(
+            PlanKind.COMPLAINT_ANSWER,
+            start=start,
+            due=due,
+            working_days=limit.unit is DurationUnit.WORKING_DAYS,
+        )
+        await self._apply_plan(
+            session,
+            self.plan_of(standard_code),
+            window,
+            calendar,
+            now,
+            deadline_id=deadline.id,
+            complaint_id=complaint.id,
+        )
 
     async def _open_case_deadlines(
         self, session: AsyncSession, case: Case, start: datetime, now: datetime
