@@ -14,10 +14,11 @@ from laporbot.channels.telegram.common import check_callback_data
 from laporbot.channels.whatsapp.outbound import LIST_ROW_TITLE_LIMIT, plan
 from laporbot.db.cases import create_case
 from laporbot.db.complaints import create_complaint
-from laporbot.db.models import Case, Complaint, Deadline, Reminder
+from laporbot.db.models import Case, Complaint, Deadline, Officer, Reminder
 from laporbot.messages import OutboundMessage
+from laporbot.reminders.digest import DailyDigest
 from laporbot.reminders.render import Context, survey_buttons
-from tests.reminders.support import World, make_world, translator, wib
+from tests.reminders.support import World, make_world, registry, translator, wib
 
 T0 = wib(2026, 3, 17, 10, 0)
 
@@ -299,3 +300,59 @@ async def test_a_reopened_complaint_gets_a_new_answer_deadline(
     async with world.sessionmaker() as session:
         statuses = [d.status for d in await _deadlines(session, "complaint", complaint_id)]
     assert statuses == ["met", "met"]
+
+
+async def _speaks(world: World, key: str, locale: str | None) -> None:
+    async with world.sessionmaker() as session, session.begin():
+        officer = await session.get(Officer, world.officers[key])
+        assert officer is not None
+        officer.locale = locale
+
+
+async def test_officers_are_reminded_in_their_own_language(
+    db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    world = await make_world(db_sessionmaker, tmp_path, T0)
+    await _speaks(world, "off-dinsos-riau", "en")
+    await _speaks(world, "sup-dinsos-riau", "fr")  # not spoken here: the default
+    complaint_id = await _complain(world, contact="tg-id")
+    async with world.sessionmaker() as session, session.begin():
+        complaint = await session.get(Complaint, complaint_id)
+        assert complaint is not None
+        complaint.handler_officer_id = world.officers["off-dinsos-riau"]
+    await world.tick()
+    world.clock.set(T0 + timedelta(hours=24))
+    [handler] = await world.tick()
+    assert handler.chat == "telegram:off-dinsos-riau"
+    assert handler.text == (
+        "📨 Complaint ADU-2026-000001 must be answered by Thursday, 19 March 2026 at 10:00 WIB "
+        "(in 1 day)."
+    )
+    world.clock.set(T0 + timedelta(hours=48))
+    _, supervisor = await world.tick()
+    assert supervisor.chat == "telegram:sup-dinsos-riau"
+    assert supervisor.text.startswith("⚠️ Batas waktu jawaban pengaduan ADU-2026-000001")
+
+
+async def test_the_digest_is_worded_per_supervisor_language(
+    db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    world = await make_world(db_sessionmaker, tmp_path, wib(2026, 3, 17, 7, 0))
+    await _speaks(world, "sup-dinsos-riau", "en")
+    async with world.sessionmaker() as session, session.begin():
+        second = Officer(
+            agency_code="dinsos-riau",
+            telegram_user_id="sup2-dinsos-riau",
+            role="supervisor",
+            display_name="Second",
+            active=True,
+            created_at=T0 - timedelta(days=1),
+        )
+        session.add(second)
+    digest = DailyDigest(world.sessionmaker, registry(), translator(), world.settings, world.clock)
+    world.clock.set(wib(2026, 3, 17, 7, 30))
+    await digest.run_due()
+    sent = {m.chat: m.text for m in await world.new_messages()}
+    assert sent["telegram:sup-dinsos-riau"].startswith("📋 Daily digest of Dinas Sosial, Tuesday")
+    assert sent["telegram:sup2-dinsos-riau"].startswith("📋 Ringkasan harian")
+    assert sent["telegram:sup-dinsosp3a-lumajang"].startswith("📋 Ringkasan harian")

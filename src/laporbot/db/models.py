@@ -92,6 +92,9 @@ class Officer(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # The officer's language (one of settings.locales, from Telegram's language_code when the
+    # invite was redeemed); None: the deployment's default_locale (migration 0003).
+    locale: Mapped[str | None] = mapped_column(String(16))
 
 
 class Invite(Base):

@@ -109,10 +109,10 @@ async def ask(turn: Turn, officer: Officer | None, case: Case, question: str) ->
         else None
     )
     if not text:
-        await turn.reply(ctx.text("officers.ask.empty"))
+        await turn.reply(turn.text("officers.ask.empty"))
         return
     if contact is None or contact.erased_at is not None:
-        await turn.reply(ctx.text("officers.ask.unreachable", number=case.number))
+        await turn.reply(turn.text("officers.ask.unreachable", number=case.number))
         return
     questions = list((case.details or {}).get("questions", []))
     questions.append({"question": text, "by": actor.id, "at": turn.now.isoformat()})
@@ -146,7 +146,7 @@ async def ask(turn: Turn, officer: Officer | None, case: Case, question: str) ->
         window=ANSWER_WINDOW,
         replace_other=False,
     )
-    await turn.reply(ctx.text("officers.ask.sent", number=case.number))
+    await turn.reply(turn.text("officers.ask.sent", number=case.number))
 
 
 async def press_answer(turn: Turn, case_id: int) -> None:
@@ -204,15 +204,14 @@ async def take_answer(turn: Turn, state: ConversationSession, text: str) -> None
     recipient = await turn.session.get(Officer, recipient_id) if recipient_id else None
     ctx = turn.ctx
     if recipient is not None:
-        await turn.to_officer(
-            recipient,
-            ctx.text(
+        with turn.speaking_to(recipient):
+            relayed = turn.text(
                 "officers.ask.answer",
                 number=case.number,
                 question=questions[open_index].get("question") or "-",
                 answer=answer,
-            ),
-        )
+            )
+        await turn.to_officer(recipient, relayed)
     locale = (await _contact_locale(turn)) or case.locale
     await turn.reply(
         ctx.translator.text(locale, "officers.citizen.answer_thanks", number=case.number)

@@ -142,7 +142,7 @@ async def assign_picker(turn: Turn, officer: Officer | None, case: Case) -> None
         Button(officer_button("a", case.id, str(person.id)), person.display_name)
         for person in rows.all()
     )
-    await turn.reply(turn.ctx.text("officers.assign.pick", number=case.number), buttons, case=case)
+    await turn.reply(turn.text("officers.assign.pick", number=case.number), buttons, case=case)
 
 
 async def assign(turn: Turn, officer: Officer | None, case: Case, target_id: int) -> None:
@@ -150,7 +150,7 @@ async def assign(turn: Turn, officer: Officer | None, case: Case, target_id: int
     actor = require(officer, Action.ASSIGN, case)
     target = await turn.session.get(Officer, target_id)
     if target is None or not is_active(target) or target.agency_code != case.agency_code:
-        await turn.reply(turn.ctx.text("officers.assign.unknown_officer"))
+        await turn.reply(turn.text("officers.assign.unknown_officer"))
         return
     first = case.assigned_officer_id is None
     case.assigned_officer_id = target.id
@@ -160,13 +160,13 @@ async def assign(turn: Turn, officer: Officer | None, case: Case, target_id: int
     if first and turn.ctx.reminders is not None:
         await turn.ctx.reminders.on_case_claimed(turn.session, case, turn.now)
     await refresh_group(turn, case)
-    await turn.to_officer(
-        target, turn.ctx.text("officers.assign.to_you", number=case.number, by=actor.display_name)
-    )
+    with turn.speaking_to(target):
+        to_you = turn.text("officers.assign.to_you", number=case.number, by=actor.display_name)
+    await turn.to_officer(target, to_you)
     await send_details(turn, target, case)
     if turn.inbound is not None and turn.inbound.chat_id != target.telegram_user_id:
         await turn.reply(
-            turn.ctx.text("officers.assign.done", number=case.number, officer=target.display_name),
+            turn.text("officers.assign.done", number=case.number, officer=target.display_name),
             case=case,
         )
 
@@ -226,31 +226,31 @@ async def show_queue(turn: Turn, bindings: list[Officer]) -> None:
     items = await queue_of(turn, bindings)
     ctx = turn.ctx
     if not items:
-        await turn.reply(ctx.text("officers.queue.empty"))
+        await turn.reply(turn.text("officers.queue.empty"))
         return
-    lines = [ctx.text("officers.queue.header", count=len(items))]
+    lines = [turn.text("officers.queue.header", count=len(items))]
     buttons: list[Button] = []
     for item in items:
         case = item.case
         due = (
-            ctx.translator.due(ctx.locale, case.due_at, ctx.time_zone(case.agency_code))
+            ctx.translator.due(turn.locale, case.due_at, ctx.time_zone(case.agency_code))
             if case.due_at is not None
             else "-"
         )
         lines.append(
-            ctx.text(
+            turn.text(
                 "officers.queue.line_mine" if item.mine else "officers.queue.line_open",
                 number=case.number,
-                category=category_label(ctx.translator, ctx.locale, case.category),
-                priority=priority_label(ctx.translator, ctx.locale, case.priority),
-                area=area_label(ctx.translator, ctx.locale, case),
+                category=category_label(ctx.translator, turn.locale, case.category),
+                priority=priority_label(ctx.translator, turn.locale, case.priority),
+                area=area_label(ctx.translator, turn.locale, case),
                 due=due,
             )
         )
         verb = "d" if item.mine else "c"
         label_id = "officers.btn.open_case" if item.mine else "officers.btn.claim_case"
         buttons.append(
-            Button(officer_button(verb, case.id), ctx.text(label_id, number=case.number))
+            Button(officer_button(verb, case.id), turn.text(label_id, number=case.number))
         )
     await turn.reply("\n".join(lines), tuple(buttons))
 
@@ -259,7 +259,7 @@ def work_buttons(turn: Turn, case: Case) -> tuple[Button, ...]:
     """The private-chat actions on a case being worked."""
     if case.status in FINISHED_STATUSES:
         return ()
-    t = turn.ctx.text
+    t = turn.text
     return (
         Button(officer_button("s", case.id), t("officers.btn.step")),
         Button(officer_button("q", case.id), t("officers.btn.checklist")),
@@ -273,9 +273,20 @@ def work_buttons(turn: Turn, case: Case) -> tuple[Button, ...]:
 
 
 async def send_details(turn: Turn, officer: Officer | None, case: Case) -> None:
-    """The case with its personal data, to the officer's private chat only; every such view
-    is an audit event."""
+    """The case with its personal data, to the officer's private chat only (in their
+    language, wherever they pressed the button); every such view is an audit event."""
     actor = require(officer, Action.VIEW_DETAILS, case)
+    with turn.speaking_to(actor):
+        text = await _details_text(turn, case)
+        buttons = work_buttons(turn, case)
+    # A Telegram file id is only valid for this bot; other channels' photos stay referenced in
+    # the case for the dashboard.
+    photo = case.photo_ref if (case.details or {}).get("channel") == "telegram" else None
+    await turn.to_officer(actor, text, buttons, photo=photo)
+    await turn.event(case, "details_viewed", actor)
+
+
+async def _details_text(turn: Turn, case: Case) -> str:
     ctx = turn.ctx
     standard = ctx.registry.standard(case.standard_code)
     steps = steps_of(ctx.registry, case)
@@ -283,7 +294,7 @@ async def send_details(turn: Turn, officer: Officer | None, case: Case) -> None:
     zone = ctx.time_zone(case.agency_code)
     reporter: str
     if case.anonymous:
-        reporter = ctx.text("officers.details.reporter_anonymous")
+        reporter = turn.text("officers.details.reporter_anonymous")
     else:
         contact = (
             await turn.session.get(Contact, case.reporter_contact_id)
@@ -291,45 +302,40 @@ async def send_details(turn: Turn, officer: Officer | None, case: Case) -> None:
             else None
         )
         phone = contact.phone if contact is not None and contact.erased_at is None else None
-        reporter = phone or ctx.text("officers.details.reporter_no_phone")
+        reporter = phone or turn.text("officers.details.reporter_no_phone")
     if case.current_step < len(steps):
-        step_line = ctx.text(
+        step_line = turn.text(
             "officers.details.step",
             step=case.current_step + 1,
             steps=len(steps),
             title=steps[case.current_step],
         )
     else:
-        step_line = ctx.text("officers.details.steps_done", steps=len(steps))
+        step_line = turn.text("officers.details.steps_done", steps=len(steps))
     location = (
         f"{case.latitude:.5f}, {case.longitude:.5f}"
         if case.latitude is not None and case.longitude is not None
         else "-"
     )
-    text = ctx.text(
+    return turn.text(
         "officers.details.body",
         number=case.number,
         office=ctx.office_name(case.agency_code),
         standard=standard.title,
-        category=category_label(ctx.translator, ctx.locale, case.category),
-        priority=priority_label(ctx.translator, ctx.locale, case.priority),
-        area=area_label(ctx.translator, ctx.locale, case),
+        category=category_label(ctx.translator, turn.locale, case.category),
+        priority=priority_label(ctx.translator, turn.locale, case.priority),
+        area=area_label(ctx.translator, turn.locale, case),
         address=case.address or "-",
         location=location,
         age=subject.get("age", "-") if subject.get("age") is not None else "-",
         sex=subject.get("sex") or "-",
         condition=subject.get("condition") or "-",
         reporter=reporter,
-        received=ctx.translator.due(ctx.locale, case.received_at, zone),
-        due=ctx.translator.due(ctx.locale, case.due_at, zone) if case.due_at else "-",
+        received=ctx.translator.due(turn.locale, case.received_at, zone),
+        due=ctx.translator.due(turn.locale, case.due_at, zone) if case.due_at else "-",
         step=step_line,
-        status=ctx.text(f"officers.status.{case.status}"),
+        status=turn.text(f"officers.status.{case.status}"),
     )
-    # A Telegram file id is only valid for this bot; other channels' photos stay referenced in
-    # the case for the dashboard.
-    photo = case.photo_ref if (case.details or {}).get("channel") == "telegram" else None
-    await turn.to_officer(actor, text, work_buttons(turn, case), photo=photo)
-    await turn.event(case, "details_viewed", actor)
 
 
 # --- checklist, steps, notes, attachments ---------------------------------------------------
@@ -352,15 +358,16 @@ async def checklist(turn: Turn, officer: Officer | None, case: Case, toggle: int
             await turn.event(case, "requirement_checked", actor, index=toggle)
         case.details = {**(case.details or {}), "checklist": sorted(done)}
     lines = [
-        ctx.text("officers.checklist.header", number=case.number, done=len(done), total=len(items))
+        turn.text("officers.checklist.header", number=case.number, done=len(done), total=len(items))
     ]
     buttons: list[Button] = []
     for index, item in enumerate(items):
         mark = "officers.checklist.done" if index in done else "officers.checklist.open"
-        lines.append(ctx.text(mark, index=index + 1, item=item))
+        lines.append(turn.text(mark, index=index + 1, item=item))
         buttons.append(
             Button(
-                officer_button("q", case.id, str(index)), ctx.text(mark, index=index + 1, item=item)
+                officer_button("q", case.id, str(index)),
+                turn.text(mark, index=index + 1, item=item),
             )
         )
     await turn.reply("\n".join(lines), tuple(buttons))
@@ -373,7 +380,7 @@ async def advance(turn: Turn, officer: Officer | None, case: Case, note: str) ->
     steps = steps_of(ctx.registry, case)
     if case.current_step >= len(steps):
         await turn.reply(
-            ctx.text("officers.step.all_done", number=case.number), work_buttons(turn, case)
+            turn.text("officers.step.all_done", number=case.number), work_buttons(turn, case)
         )
         return
     finished = case.current_step
@@ -388,7 +395,7 @@ async def advance(turn: Turn, officer: Officer | None, case: Case, note: str) ->
     if case.current_step < len(steps):
         if ctx.reminders is not None:
             await ctx.reminders.on_step(turn.session, case, turn.now)
-        reply = ctx.text(
+        reply = turn.text(
             "officers.step.next",
             number=case.number,
             done=finished + 1,
@@ -397,7 +404,7 @@ async def advance(turn: Turn, officer: Officer | None, case: Case, note: str) ->
             title=steps[case.current_step],
         )
     else:
-        reply = ctx.text("officers.step.last_done", number=case.number, steps=len(steps))
+        reply = turn.text("officers.step.last_done", number=case.number, steps=len(steps))
     await refresh_group(turn, case)
     await turn.reply(reply, work_buttons(turn, case))
 
@@ -432,7 +439,7 @@ async def mark_milestone(
     actor = require(officer, Action.STEP, case)
     told = await reach_milestone(turn, actor, case, milestone, when)
     key = "officers.milestone.told" if told else "officers.milestone.already"
-    await turn.reply(turn.ctx.text(key, number=case.number))
+    await turn.reply(turn.text(key, number=case.number))
 
 
 async def add_note(turn: Turn, officer: Officer | None, case: Case, note: str) -> None:
@@ -442,7 +449,7 @@ async def add_note(turn: Turn, officer: Officer | None, case: Case, note: str) -
     if not text:
         raise BadRequest("empty note")
     await turn.event(case, "note_added", actor, note=text)
-    await turn.reply(turn.ctx.text("officers.note.saved", number=case.number))
+    await turn.reply(turn.text("officers.note.saved", number=case.number))
 
 
 async def attach(turn: Turn, officer: Officer | None, case: Case, photo: Photo) -> None:
@@ -454,9 +461,7 @@ async def attach(turn: Turn, officer: Officer | None, case: Case, photo: Photo) 
     await turn.event(
         case, "attachment_added", actor, index=len(attachments), caption=clean_note(photo.caption)
     )
-    await turn.reply(
-        turn.ctx.text("officers.attach.saved", number=case.number, count=len(attachments))
-    )
+    await turn.reply(turn.text("officers.attach.saved", number=case.number, count=len(attachments)))
 
 
 async def set_track(turn: Turn, officer: Officer | None, case: Case, track: str) -> None:
@@ -467,14 +472,14 @@ async def set_track(turn: Turn, officer: Officer | None, case: Case, track: str)
     wanted = track.strip().upper()
     match = next((name for name in names if name.upper() == wanted), None)
     if match is None:
-        await turn.reply(turn.ctx.text("officers.track.unknown", tracks=", ".join(names) or "-"))
+        await turn.reply(turn.text("officers.track.unknown", tracks=", ".join(names) or "-"))
         return
     if case.current_step > 0 and match != case.track:
-        await turn.reply(turn.ctx.text("officers.track.too_late", number=case.number))
+        await turn.reply(turn.text("officers.track.too_late", number=case.number))
         return
     case.track = match
     await turn.event(case, "track_set", actor, track=match)
-    await turn.reply(turn.ctx.text("officers.track.set", number=case.number, track=match))
+    await turn.reply(turn.text("officers.track.set", number=case.number, track=match))
 
 
 # --- referral, closing, rejecting ---------------------------------------------------------
@@ -490,8 +495,10 @@ async def refer_picker(turn: Turn, officer: Officer | None, case: Case, *, not_o
         if agency.code != case.agency_code
     ]
     if not_ours and officer is not None and is_lead_or_assignee(officer, case):
-        buttons.append(Button(officer_button("x", case.id), ctx.text("officers.btn.reject")))
-    await turn.reply(ctx.text("officers.refer.pick", number=case.number), tuple(buttons), case=case)
+        buttons.append(Button(officer_button("x", case.id), turn.text("officers.btn.reject")))
+    await turn.reply(
+        turn.text("officers.refer.pick", number=case.number), tuple(buttons), case=case
+    )
 
 
 def is_lead_or_assignee(officer: Officer, case: Case) -> bool:
@@ -510,12 +517,12 @@ async def refer(
     actor = require(officer, Action.REFER, case)
     ctx = turn.ctx
     if agency_code == case.agency_code:
-        await turn.reply(ctx.text("officers.refer.same_office"))
+        await turn.reply(turn.text("officers.refer.same_office"))
         return
     try:
         target = ctx.registry.agency(agency_code)
     except NotFound:
-        await turn.reply(ctx.text("officers.refer.unknown_office", code=agency_code))
+        await turn.reply(turn.text("officers.refer.unknown_office", code=agency_code))
         return
     standards = ctx.registry.standards_for(case.category, target.code) or list(target.standards)
     standard = standards[0]
@@ -551,7 +558,7 @@ async def refer(
         await ctx.reminders.on_referred(turn.session, case, turn.now)
     await on_case_opened(turn, case)
     await turn.reply(
-        ctx.text("officers.refer.done", number=case.number, office=ctx.office_name(target.code))
+        turn.text("officers.refer.done", number=case.number, office=ctx.office_name(target.code))
     )
 
 
@@ -564,7 +571,7 @@ async def close_picker(turn: Turn, officer: Officer | None, case: Case) -> None:
         Button(officer_button("z", case.id, str(index)), product)
         for index, product in enumerate(products)
     )
-    await turn.reply(ctx.text("officers.close.pick", number=case.number), buttons)
+    await turn.reply(turn.text("officers.close.pick", number=case.number), buttons)
 
 
 async def close(
@@ -575,7 +582,7 @@ async def close(
     ctx = turn.ctx
     products = ctx.registry.standard(case.standard_code).products
     if not 0 <= product_index < len(products):
-        await turn.reply(ctx.text("officers.close.bad_product", count=len(products)))
+        await turn.reply(turn.text("officers.close.bad_product", count=len(products)))
         return
     steps = steps_of(ctx.registry, case)
     case.status = "resolved"
@@ -594,7 +601,7 @@ async def close(
     if ctx.reminders is not None:
         await ctx.reminders.on_closed(turn.session, case, turn.now)
     await refresh_group(turn, case)
-    await turn.reply(ctx.text("officers.close.done", number=case.number, outcome=case.outcome))
+    await turn.reply(turn.text("officers.close.done", number=case.number, outcome=case.outcome))
 
 
 async def reject(turn: Turn, officer: Officer | None, case: Case, reason: str) -> None:
@@ -617,4 +624,4 @@ async def reject(turn: Turn, officer: Officer | None, case: Case, reason: str) -
             params={"number": case.number, "office": turn.ctx.office_name(case.agency_code)},
         )
     await refresh_group(turn, case)
-    await turn.reply(turn.ctx.text("officers.reject.done", number=case.number))
+    await turn.reply(turn.text("officers.reject.done", number=case.number))

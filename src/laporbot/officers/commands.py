@@ -141,6 +141,7 @@ class OfficerDesk:
         reminders: ReminderService | None = None,
         *,
         locale: str = "id",
+        locales: tuple[str, ...] = ("id", "en"),
         whatsapp_template: str | None = None,
     ) -> None:
         self.ctx = OfficerContext(
@@ -148,6 +149,7 @@ class OfficerDesk:
             translator=translator,
             reminders=reminders,
             locale=locale,
+            locales=locales,
             whatsapp_template=whatsapp_template,
         )
 
@@ -166,6 +168,7 @@ class OfficerDesk:
             Translator(settings.locales_dir, settings.default_locale),
             reminders if reminders is not None else ReminderService(registry),
             locale=settings.default_locale,
+            locales=settings.locales,
             whatsapp_template=settings.whatsapp_followup_template,
         )
 
@@ -192,13 +195,13 @@ class OfficerDesk:
         try:
             return await self._route(turn, inbound)
         except PermissionDenied:
-            await turn.reply(self.ctx.text("officers.error.denied"))
+            await turn.reply(turn.text("officers.error.denied"))
             return True
         except NotFound as exc:
-            await turn.reply(self.ctx.text("officers.error.not_found", key=exc.key))
+            await turn.reply(turn.text("officers.error.not_found", key=exc.key))
             return True
         except BadRequest:
-            await turn.reply(self.ctx.text("officers.help"))
+            await turn.reply(turn.text("officers.help"))
             return True
 
     async def _route(self, turn: Turn, inbound: InboundMessage) -> bool:
@@ -213,6 +216,8 @@ class OfficerDesk:
         if inbound.is_group:
             return await self._group(turn, inbound, command, bindings)
         if bindings:
+            # Their private chat is in their language (bindings of one person share it).
+            turn.reader_locale = self.ctx.officer_locale(bindings[0])
             await self._officer_private(turn, inbound, command, bindings)
             return True
         return await self._stranger_private(turn, inbound, command)
@@ -343,13 +348,14 @@ class OfficerDesk:
             replace_other=True,
         )
         number = await self._number_of(turn, action, target)
-        prompt = self.ctx.text(PENDING_PROMPTS[action], number=number)
         if inbound.is_group and actor is not None:
+            with turn.speaking_to(actor):
+                prompt = turn.text(PENDING_PROMPTS[action], number=number)
             await turn.to_officer(actor, prompt)
         elif inbound.is_group:
             return
         else:
-            await turn.reply(prompt)
+            await turn.reply(turn.text(PENDING_PROMPTS[action], number=number))
 
     async def _number_of(self, turn: Turn, action: str, target: int) -> str:
         if action == "answer":
@@ -380,10 +386,10 @@ class OfficerDesk:
                     now=turn.now,
                 )
             except (NotFound, BadRequest):
-                await turn.reply(self.ctx.text("officers.invite.invalid"))
+                await turn.reply(turn.text("officers.invite.invalid"))
                 return True
             await turn.reply(
-                self.ctx.text(
+                turn.text(
                     f"officers.group.registered_{purpose}",
                     office=self.ctx.office_name(done.agency_code),
                 )
@@ -407,7 +413,10 @@ class OfficerDesk:
         self, turn: Turn, inbound: InboundMessage, command: Command | None
     ) -> bool:
         if command is not None and command.name in ("register", "start") and command.arg(0):
-            name = command.after(1) or self.ctx.text(
+            # Telegram's language_code: the new officer's language, when the bot speaks it.
+            spoken = self.ctx.spoken(inbound.language_hint)
+            turn.reader_locale = spoken
+            name = command.after(1) or turn.text(
                 "officers.invite.default_name", user=inbound.user_id[-4:]
             )
             try:
@@ -417,17 +426,19 @@ class OfficerDesk:
                     user_id=inbound.user_id,
                     display_name=name[:100],
                     now=turn.now,
+                    locale=spoken,
                 )
             except (NotFound, BadRequest):
                 if command.name == "start":
                     return False  # a deep-link parameter of the citizen side
-                await turn.reply(self.ctx.text("officers.invite.invalid"))
+                await turn.reply(turn.text("officers.invite.invalid"))
                 return True
+            turn.reader_locale = self.ctx.officer_locale(done.officer)
             await turn.reply(
-                self.ctx.text(
+                turn.text(
                     "officers.invite.welcome",
                     office=self.ctx.office_name(done.agency_code),
-                    role=self.ctx.text(f"officers.role.{done.role}"),
+                    role=turn.text(f"officers.role.{done.role}"),
                 )
             )
             return True
@@ -459,7 +470,7 @@ class OfficerDesk:
             await self._command(turn, inbound, command, bindings)
             return
         if inbound.kind == "command":
-            await turn.reply(self.ctx.text("officers.help"))
+            await turn.reply(turn.text("officers.help"))
             return
         if pending is not None:
             await self._complete(turn, inbound, pending.step, pending.state, bindings)
@@ -478,7 +489,7 @@ class OfficerDesk:
                 officer = binding_for(bindings, complaint.agency_code)
                 await complaints.answer(turn, officer, complaint, inbound.text or "")
                 return
-        await turn.reply(self.ctx.text("officers.help"))
+        await turn.reply(turn.text("officers.help"))
 
     async def _complete(
         self,
@@ -504,12 +515,12 @@ class OfficerDesk:
         officer = binding_for(bindings, case.agency_code)
         if action == "attach":
             if inbound.photo is None:
-                await turn.reply(self.ctx.text("officers.attach.need_photo"))
+                await turn.reply(turn.text("officers.attach.need_photo"))
                 return
             await casework.attach(turn, officer, case, inbound.photo)
             return
         if not text.strip():
-            await turn.reply(self.ctx.text("officers.prompt.need_text"))
+            await turn.reply(turn.text("officers.prompt.need_text"))
             return
         handlers: dict[str, Callable[[], Awaitable[None]]] = {
             "step": lambda: casework.advance(turn, officer, case, text),
@@ -532,10 +543,10 @@ class OfficerDesk:
         officer's private chat)."""
         name = command.name
         if name in ("help", "start", "register"):
-            await turn.reply(self.ctx.text("officers.help"))
+            await turn.reply(turn.text("officers.help"))
             return
         if name == "cancel":
-            await turn.reply(self.ctx.text("officers.cancelled"))
+            await turn.reply(turn.text("officers.cancelled"))
             return
         if name == "queue":
             await casework.show_queue(turn, bindings)

@@ -76,10 +76,18 @@ async def notify_handlers(turn: Turn, complaint: Complaint, *, reopened: bool = 
             handlers.append(named)
     key = "officers.complaint.reopened" if reopened else "officers.complaint.new"
     for handler in handlers:
+        with turn.speaking_to(handler):
+            own_due = (
+                ctx.translator.due(turn.locale, complaint.due_at, zone) if complaint.due_at else "-"
+            )
+            text = turn.text(
+                key, number=complaint.number, about=about, due=own_due, text=complaint.text
+            )
+            button = Button(officer_button("w", complaint.id), turn.text("officers.btn.answer"))
         await turn.to_officer(
             handler,
-            ctx.text(key, number=complaint.number, about=about, due=due, text=complaint.text),
-            (Button(officer_button("w", complaint.id), ctx.text("officers.btn.answer")),),
+            text,
+            (button,),
             dedup_key=handler_key(
                 complaint, handler, "reopened" if reopened else "new", turn.now.isoformat()
             ),
@@ -123,11 +131,11 @@ async def answer(turn: Turn, officer: Officer | None, complaint: Complaint, text
         raise PermissionDenied(who, f"answer complaint {complaint.number}")
     ctx = turn.ctx
     if complaint.status not in OPEN_STATUSES:
-        await turn.reply(ctx.text("officers.complaint.not_open", number=complaint.number))
+        await turn.reply(turn.text("officers.complaint.not_open", number=complaint.number))
         return
     body = clean_note(text)
     if not body:
-        await turn.reply(ctx.text("officers.complaint.empty_answer"))
+        await turn.reply(turn.text("officers.complaint.empty_answer"))
         return
     complaint.answer = body
     complaint.answered_at = turn.now
@@ -149,7 +157,7 @@ async def answer(turn: Turn, officer: Officer | None, complaint: Complaint, text
                 "answer": body,
             },
         )
-    await turn.reply(ctx.text("officers.complaint.answered", number=complaint.number))
+    await turn.reply(turn.text("officers.complaint.answered", number=complaint.number))
 
 
 async def complaint_replied_to(turn: Turn, reply_to: str) -> Complaint | None:

@@ -7,6 +7,8 @@ messages are stored together or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -36,8 +38,10 @@ class OfficerContext:
     registry: StandardsRegistry
     translator: Translator
     reminders: ReminderService | None = None
-    #: The language of group chats and officers' private chats.
+    #: The language of group chats, and of officers who have none of their own.
     locale: str = "id"
+    #: The languages the deployment speaks (settings.locales): an officer's own must be one.
+    locales: tuple[str, ...] = ("id", "en")
     #: WhatsApp template for a citizen outside the 24-hour window (text as its parameter).
     whatsapp_template: str | None = None
 
@@ -51,8 +55,20 @@ class OfficerContext:
         return f"{agency.name} ({agency.parent})" if agency.parent else agency.name
 
     def text(self, msgid: str, **params: object) -> str:
-        """A message for officers, in the officers' language."""
+        """A message for a group chat (or anyone without a language), in the default one."""
         return self.translator.text(self.locale, msgid, **params)
+
+    def spoken(self, locale: str | None) -> str | None:
+        """`locale` ("en", "en-US") as one of the deployment's languages; None otherwise."""
+        if not locale:
+            return None
+        wanted = locale.replace("_", "-").split("-", 1)[0].lower()
+        return wanted if wanted in self.locales else None
+
+    def officer_locale(self, officer: Officer | None) -> str:
+        """The language of an officer's private messages: their own, else the default."""
+        own = self.spoken(officer.locale) if officer is not None else None
+        return own or self.locale
 
 
 @dataclass
@@ -64,7 +80,29 @@ class Turn:
     now: datetime
     inbound: InboundMessage | None = None
     sent: list[OutboundMessage] = field(default_factory=list)
+    #: The language of the private reader the texts worded now are for (None: the default,
+    #: as in group chats). Set for an officer's private chat; see `speaking_to`.
+    reader_locale: str | None = None
     _count: int = 0
+
+    @property
+    def locale(self) -> str:
+        """The language texts are worded in right now."""
+        return self.reader_locale or self.ctx.locale
+
+    def text(self, msgid: str, **params: object) -> str:
+        """An officer-facing message in the current reader's language."""
+        return self.ctx.translator.text(self.locale, msgid, **params)
+
+    @contextmanager
+    def speaking_to(self, officer: Officer) -> Iterator[None]:
+        """Word the texts inside for a private message to `officer`, in their language."""
+        before = self.reader_locale
+        self.reader_locale = self.ctx.officer_locale(officer)
+        try:
+            yield
+        finally:
+            self.reader_locale = before
 
     def _dedup(self) -> str | None:
         # A replayed inbound update (the inbox retries a rolled-back one) queues nothing twice.

@@ -96,10 +96,19 @@ async def _take(session: AsyncSession, code: str, now: datetime, want_group: boo
 
 
 async def redeem_officer(
-    session: AsyncSession, code: str, *, user_id: str, display_name: str, now: datetime
+    session: AsyncSession,
+    code: str,
+    *,
+    user_id: str,
+    display_name: str,
+    now: datetime,
+    locale: str | None = None,
 ) -> Redeemed:
     """Bind the Telegram user to the invite's agency and role; raises `NotFound` for an
-    unknown, used or expired code. A revoked officer invited again is bound again."""
+    unknown, used or expired code. A revoked officer invited again is bound again.
+
+    `locale` (the caller checks it is one the deployment speaks) becomes the officer's
+    language; None keeps what they had (the default language for a new officer)."""
     invite = await _take(session, code, now, want_group=False)
     officer = await session.scalar(
         select(Officer).where(
@@ -114,6 +123,7 @@ async def redeem_officer(
             display_name=display_name,
             active=True,
             created_at=now,
+            locale=locale,
         )
         session.add(officer)
     else:
@@ -121,6 +131,7 @@ async def redeem_officer(
         officer.active = True
         officer.revoked_at = None
         officer.display_name = display_name or officer.display_name
+        officer.locale = locale or officer.locale
     await session.flush()
     invite.redeemed_by = officer.id
     return Redeemed(invite.agency_code, invite.role, officer=officer)

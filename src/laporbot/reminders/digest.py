@@ -28,7 +28,7 @@ from laporbot.db.outbox import enqueue
 from laporbot.i18n import Translator
 from laporbot.messages import OutboundMessage
 from laporbot.reminders.service import CLOSED_CASE_STATUSES
-from laporbot.reminders.sweep import CLOSED_COMPLAINT_STATUSES
+from laporbot.reminders.sweep import CLOSED_COMPLAINT_STATUSES, officer_locale
 from laporbot.settings import Settings
 from laporbot.standards.models import Agency
 from laporbot.standards.registry import StandardsRegistry
@@ -118,9 +118,12 @@ class DailyDigest:
                 await session.scalars(select(Officer).where(Officer.agency_code == agency.code))
             ).all()
         }
-        locale = self.settings.default_locale
-        text = word(self.translator, locale, agency, day, now, data, officers)
-        for channel, chat_id in recipients:
+        texts: dict[str, str] = {}
+        for channel, chat_id, locale in recipients:
+            # Worded once per language: supervisors read it in their own.
+            if locale not in texts:
+                texts[locale] = word(self.translator, locale, agency, day, now, data, officers)
+            text = texts[locale]
             await enqueue(
                 session,
                 OutboundMessage(channel=channel, chat_id=chat_id, text=text),  # type: ignore[arg-type]
@@ -129,7 +132,10 @@ class DailyDigest:
             )
         return len(recipients)
 
-    async def _recipients(self, session: AsyncSession, agency_code: str) -> list[tuple[str, str]]:
+    async def _recipients(
+        self, session: AsyncSession, agency_code: str
+    ) -> list[tuple[str, str, str]]:
+        """(channel, chat id, language) of each reader: the supervisors, else one group."""
         supervisors = (
             await session.scalars(
                 select(Officer)
@@ -143,14 +149,18 @@ class DailyDigest:
             )
         ).all()
         if supervisors:
-            return [("telegram", officer.telegram_user_id) for officer in supervisors]
+            return [
+                ("telegram", officer.telegram_user_id, officer_locale(self.settings, officer))
+                for officer in supervisors
+            ]
         group = await session.scalar(
             select(OfficerGroup)
             .where(OfficerGroup.agency_code == agency_code)
             .order_by(OfficerGroup.purpose != "triage", OfficerGroup.id)
             .limit(1)
         )
-        return [(group.channel, group.chat_id)] if group is not None else []
+        default = self.settings.default_locale
+        return [(group.channel, group.chat_id, default)] if group is not None else []
 
 
 async def collect(session: AsyncSession, agency: Agency, day: date, now: datetime) -> DigestData:

@@ -92,6 +92,13 @@ def outside_whatsapp_window(contact: Contact | None, now: datetime) -> bool:
     return now - contact.last_inbound_at >= WHATSAPP_WINDOW
 
 
+def officer_locale(settings: Settings, officer: Officer) -> str:
+    """The language of an officer's private reminders: their own when the deployment speaks
+    it, else the default."""
+    own = officer.locale
+    return own if own is not None and own in settings.locales else settings.default_locale
+
+
 def late_after(settings: Settings) -> timedelta:
     """How far past its time a reminder counts as late: a few sweep ticks, at least 5 minutes,
     so an ordinary tick's delay is never called late."""
@@ -264,7 +271,7 @@ class ReminderSweep:
 
     def _recipients(self, ctx: Context, loaded: _Loaded) -> list[Recipient]:
         row = ctx.reminder
-        officers_locale = self.settings.default_locale
+        groups_locale = self.settings.default_locale
         agency = ctx.complaint.agency_code if ctx.complaint is not None else ctx.case.agency_code  # type: ignore[union-attr]
         if row.audience == Audience.CITIZEN.value:
             contact_id = (
@@ -280,12 +287,20 @@ class ReminderSweep:
             )
             return [Recipient(contact.channel, contact.chat_id, locale, contact)]
         if row.audience == Audience.OFFICER.value and ctx.officer is not None:
-            return [Recipient("telegram", ctx.officer.telegram_user_id, officers_locale)]
+            return [
+                Recipient(
+                    "telegram",
+                    ctx.officer.telegram_user_id,
+                    officer_locale(self.settings, ctx.officer),
+                )
+            ]
         if row.audience == Audience.SUPERVISOR.value:
             supervisors = loaded.supervisors.get(agency, [])
             if supervisors:
                 return [
-                    Recipient("telegram", officer.telegram_user_id, officers_locale)
+                    Recipient(
+                        "telegram", officer.telegram_user_id, officer_locale(self.settings, officer)
+                    )
                     for officer in supervisors
                 ]
         # The group: a reminder for an officer nobody is yet, or a supervisor the office has
@@ -293,7 +308,7 @@ class ReminderSweep:
         purpose = "complaints" if ctx.complaint is not None else "triage"
         groups = loaded.groups.get(agency, [])
         chosen = [g for g in groups if g.purpose == purpose] or groups[:1]
-        return [Recipient(g.channel, g.chat_id, officers_locale) for g in chosen]
+        return [Recipient(g.channel, g.chat_id, groups_locale) for g in chosen]
 
     def _message(
         self, ctx: Context, recipient: Recipient, now: datetime, *, late: bool, unassigned: bool
