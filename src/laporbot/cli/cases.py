@@ -1,11 +1,15 @@
 """`laporbot cases list|show`: the cases in the configured database, for administrators.
 
 Plain English for a terminal; the case's own data (areas, the standard's titles) as stored.
+`cases show` prints personal data (the address, the exact location, the subject, the photo),
+so each time it does, the case's audit log records who looked (as officers' views are);
+`--redacted` prints the case without them and records nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 from typing import Any
 
@@ -13,8 +17,9 @@ import click
 from sqlalchemy import select
 
 from laporbot.cli import main, settings_of
+from laporbot.clock import Clock, SystemClock
 from laporbot.db import migrate
-from laporbot.db.cases import events_of, get_case
+from laporbot.db.cases import append_event, events_of, get_case
 from laporbot.db.engine import create_engine, make_sessionmaker
 from laporbot.db.models import Case
 from laporbot.errors import NotFound
@@ -47,28 +52,65 @@ async def _list(settings: Settings, status: str | None) -> list[dict[str, Any]]:
         await engine.dispose()
 
 
-async def _show(settings: Settings, number: str) -> dict[str, Any]:
+#: The fields of `cases show` that identify a person; `--redacted` leaves them out.
+PERSONAL_FIELDS = ("address", "latitude", "longitude", "subject", "photo", "details")
+REDACTED = "(redacted)"
+#: The case event an administrator's look at personal data leaves (officers': details_viewed).
+VIEWED_EVENT = "viewed_personal_data"
+
+
+def os_user() -> str:
+    """Who runs the command, as the operating system knows them."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        return "unknown"
+
+
+async def _show(settings: Settings, number: str, clock: Clock, *, redacted: bool) -> dict[str, Any]:
     await migrate.upgrade(settings)
     engine = create_engine(settings)
     try:
-        async with make_sessionmaker(engine)() as db:
+        async with make_sessionmaker(engine)() as db, db.begin():
             case = await get_case(db, number.strip().upper())
+            if not redacted:
+                # Recorded before anything is printed: a look at personal data is never
+                # missing from the log, even if printing fails half way.
+                await append_event(
+                    db,
+                    case.id,
+                    at=clock.now(),
+                    actor_kind="system",
+                    actor_id=os_user(),
+                    kind=VIEWED_EVENT,
+                    data={"via": "cli", "command": "cases show"},
+                )
             events = await events_of(db, case.id)
+            personal: dict[str, Any] = {
+                "address": case.address,
+                "latitude": case.latitude,
+                "longitude": case.longitude,
+                "subject": case.subject,
+                "photo": case.photo_ref,
+                "details": case.details,
+            }
+            if redacted:
+                personal = {key: REDACTED for key in PERSONAL_FIELDS}
             return {
                 **_summary(case),
                 "track": case.track,
                 "current_step": case.current_step,
                 "kabupaten": case.kabupaten,
                 "kecamatan": case.kecamatan,
-                "address": case.address,
-                "latitude": case.latitude,
-                "longitude": case.longitude,
-                "subject": case.subject,
-                "photo": case.photo_ref,
+                "address": personal["address"],
+                "latitude": personal["latitude"],
+                "longitude": personal["longitude"],
+                "subject": personal["subject"],
+                "photo": personal["photo"],
                 "anonymous": case.anonymous,
                 "locale": case.locale,
                 "assigned_officer_id": case.assigned_officer_id,
-                "details": case.details,
+                "details": personal["details"],
                 "events": [
                     {
                         "at": event.at.isoformat(),
@@ -119,11 +161,19 @@ def list_cases(ctx: click.Context, output: str, status: str | None) -> None:
 @cases.command("show")
 @click.argument("number")
 @_FORMAT
+@click.option(
+    "--redacted",
+    is_flag=True,
+    help="Leave out the personal data (address, location, subject, photo, details); "
+    "nothing is recorded.",
+)
 @click.pass_context
-def show_case(ctx: click.Context, number: str, output: str) -> None:
-    """One case's details and its event timeline."""
+def show_case(ctx: click.Context, number: str, output: str, redacted: bool) -> None:
+    """One case's details and its event timeline. Printing the personal data is recorded in
+    the case's audit log (who: the operating-system user)."""
+    clock: Clock = ctx.find_root().ensure_object(dict).get("clock") or SystemClock()
     try:
-        case = asyncio.run(_show(settings_of(ctx), number))
+        case = asyncio.run(_show(settings_of(ctx), number, clock, redacted=redacted))
     except NotFound as exc:
         raise click.ClickException(str(exc)) from exc
     if output == "json":
