@@ -20,7 +20,6 @@ is answered 400 and nothing is stored.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 import re
@@ -42,6 +41,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from laporbot.channels.base import ChannelAdapter, RawUpdate
 from laporbot.channels.telegram.webhook import check_secret
 from laporbot.channels.web import WebChatAdapter, valid_client_id
+from laporbot.channels.whatsapp.webhook import (
+    SIGNATURE_HEADER,
+    check_signature,
+    verify_subscription,
+)
 from laporbot.clock import Clock
 from laporbot.db import outbox as outbox_repo
 from laporbot.db.models import InboxItem, OutboxMessage
@@ -52,7 +56,6 @@ from laporbot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-WHATSAPP_SIGNATURE_HEADER = "X-Hub-Signature-256"
 WHATSAPP_PATH = "/webhook/whatsapp"
 DEFAULT_TELEGRAM_PATH = "/webhook/telegram"
 MAX_BODY_BYTES = 256 * 1024  # webhooks and web chat posts
@@ -253,21 +256,10 @@ async def whatsapp_verify(request: web.Request) -> web.Response:
     expected = deps.settings.whatsapp_verify_token
     if deps.whatsapp is None or expected is None:
         return _error(404, "whatsapp webhook not enabled")
-    query = request.query
-    token = query.get("hub.verify_token", "")
-    if query.get("hub.mode") != "subscribe" or not hmac.compare_digest(
-        token.encode(), expected.get_secret_value().encode()
-    ):
+    challenge = verify_subscription(request.query, expected.get_secret_value())
+    if challenge is None:
         return _error(403, "verification refused")
-    return web.Response(text=query.get("hub.challenge", ""), content_type="text/plain")
-
-
-def whatsapp_signature_ok(app_secret: str, body: bytes, header: str) -> bool:
-    """Whether `header` ("sha256=<hex>") is the HMAC-SHA256 of `body` with `app_secret`."""
-    if not header.startswith("sha256="):
-        return False
-    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(header.removeprefix("sha256=").lower().encode(), expected.encode())
+    return web.Response(text=challenge, content_type="text/plain")
 
 
 async def whatsapp_webhook(request: web.Request) -> web.Response:
@@ -277,8 +269,8 @@ async def whatsapp_webhook(request: web.Request) -> web.Response:
     if deps.whatsapp is None or secret is None:
         return _error(404, "whatsapp webhook not enabled")
     raw = await _read_limited(request)
-    header = request.headers.get(WHATSAPP_SIGNATURE_HEADER, "")
-    if not whatsapp_signature_ok(secret.get_secret_value(), raw, header):
+    header = request.headers.get(SIGNATURE_HEADER)
+    if not check_signature(raw, header, secret.get_secret_value()):
         return _error(401, "bad signature")
     try:
         updates = deps.whatsapp.split(_parse_json(raw))
