@@ -28,7 +28,7 @@ REPORT = "\n".join(
         "sekitar 10 tahun",
         "1",  # male
         "mengamen di perempatan, tampak lapar",
-        "/photo /tmp/anak.jpg",
+        "/photo {photo}",  # a real JPEG, written by the test
         "2",  # not anonymous
         "0812-3456-7890",
         "1",  # send
@@ -50,7 +50,9 @@ def test_piped_report_opens_a_case_listed_with_office_standard_priority_and_due(
     tmp_path: Path,
 ) -> None:
     settings = Settings(data_dir=tmp_path)
-    transcript = run(settings, ["chat"], REPORT)
+    photo = tmp_path / "anak.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0" + bytes(64))
+    transcript = run(settings, ["chat"], REPORT.replace("{photo}", str(photo)))
     assert "129 — SAPA KemenPPPA (WhatsApp 08111-129-129)" in transcript
     assert "112" in transcript
     assert "Nomor laporan: LPR-2026-000001" in transcript

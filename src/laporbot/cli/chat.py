@@ -25,6 +25,7 @@ from laporbot.db.engine import create_engine, make_sessionmaker
 from laporbot.db.sessions import load_active
 from laporbot.intake import Intake
 from laporbot.messages import Button, InboundMessage, Location, OutboundMessage, Photo
+from laporbot.photos import PhotoProblem, check_photo_file
 
 _LOCATION = re.compile(r"^/loc\s+(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$", re.IGNORECASE)
 _PHOTO = re.compile(r"^/photo\s+(.+)$", re.IGNORECASE)
@@ -62,6 +63,15 @@ def parse_line(
     return InboundMessage(kind="text", text=text, **common)  # type: ignore[arg-type]
 
 
+def photo_problem(line: str) -> PhotoProblem | None:
+    """What is wrong with the file of a `/photo PATH` line (missing, over 5 MB, not a JPEG, PNG
+    or WebP by its bytes); None for a good photo or a line that is not `/photo`."""
+    photo = _PHOTO.match(line.strip())
+    if photo is None:
+        return None
+    return check_photo_file(Path(photo.group(1).strip()).expanduser())
+
+
 def render(message: OutboundMessage, hint: str | None) -> str:
     """A bot message as printed: the text, then numbered buttons."""
     lines = [
@@ -94,6 +104,11 @@ async def _run_chat(
                 continue
             if echo:
                 click.echo(f"you: {line}")
+            problem = photo_problem(line)
+            if problem is not None:
+                # Not sent: the person picks another file and the conversation goes on.
+                click.echo(f"  {translator.text(locale, f'terminal.photo_{problem}')}")
+                continue
             inbound = parse_line(line, buttons, user=user, clock=clock, language=language)
             async with sessions() as db, db.begin():
                 before = await outbox_repo.last_id(db)

@@ -52,6 +52,7 @@ from laporbot.db.models import InboxItem, OutboxMessage
 from laporbot.errors import BadRequest
 from laporbot.i18n import Translator
 from laporbot.inbox import InboxProcessor
+from laporbot.photos import MAX_PHOTO_BYTES, image_extension
 from laporbot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,10 +60,7 @@ log = logging.getLogger(__name__)
 WHATSAPP_PATH = "/webhook/whatsapp"
 DEFAULT_TELEGRAM_PATH = "/webhook/telegram"
 MAX_BODY_BYTES = 256 * 1024  # webhooks and web chat posts
-MAX_PHOTO_BYTES = 5 * 1024 * 1024  # a phone photo; larger is refused with 413
 UPLOAD_PREFIX = "web-upload:"
-# What a photo's first bytes must be: JPEG, PNG, WebP. Anything else is refused.
-_IMAGE_MAGIC = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"))
 MAX_WAIT_SECONDS = 25.0
 RECHECK_SECONDS = 5.0  # long polls re-read the database this often even without a wake-up
 PAGE_SIZE = 100
@@ -297,15 +295,6 @@ async def chat_send(request: web.Request) -> web.Response:
     return web.json_response({"accepted": all(fresh)})
 
 
-def _image_extension(data: bytes) -> str | None:
-    for magic, extension in _IMAGE_MAGIC:
-        if data.startswith(magic):
-            return extension
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    return None
-
-
 async def chat_photo(request: web.Request) -> web.Response:
     """Store a photo from the page (multipart: client_id, message_id, photo, caption?) under
     `<data_dir>/uploads/` by its SHA-256, then the update that refers to it."""
@@ -322,7 +311,7 @@ async def chat_photo(request: web.Request) -> web.Response:
     data = upload.file.read(MAX_PHOTO_BYTES + 1)
     if len(data) > MAX_PHOTO_BYTES:
         return _error(413, f"photos up to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
-    extension = _image_extension(data)
+    extension = image_extension(data)
     if extension is None:
         return _error(400, "photo must be a JPEG, PNG or WebP image")
     fields = {key: form.get(key) for key in ("client_id", "message_id", "lang", "display")}
