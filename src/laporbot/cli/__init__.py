@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 
+from laporbot.errors import ConfigError, DataFileError
 from laporbot.settings import Settings
+
+#: Exit status of a command stopped by a broken data file or unusable settings.
+EXIT_BAD_SETUP = 2
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,6 +28,20 @@ def settings_of(ctx: click.Context) -> Settings:
         obj["settings"] = Settings()
     settings: Settings = obj["settings"]
     return settings
+
+
+@contextmanager
+def setup_errors_exit() -> Iterator[None]:
+    """Turn a broken data file (`file: where: problem`) or unusable settings into one line on
+    stderr and exit status 2, instead of a traceback: they are the operator's to fix."""
+    try:
+        yield
+    except (DataFileError, ConfigError) as exc:
+        raise _SetupError(str(exc)) from exc
+
+
+class _SetupError(click.ClickException):
+    exit_code = EXIT_BAD_SETUP
 
 
 # Areas add their command groups here, one import each.

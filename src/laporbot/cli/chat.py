@@ -17,7 +17,7 @@ from typing import TextIO
 
 import click
 
-from laporbot.cli import main, settings_of
+from laporbot.cli import main, settings_of, setup_errors_exit
 from laporbot.clock import Clock, SystemClock
 from laporbot.db import migrate
 from laporbot.db import outbox as outbox_repo
@@ -143,4 +143,5 @@ def chat(ctx: click.Context, user: str, language: str | None, echo: bool | None)
     """Chat with the bot as a citizen, reading lines from standard input."""
     stream = sys.stdin  # click's runner swaps it in tests
     show = echo if echo is not None else not stream.isatty()
-    asyncio.run(_run_chat(ctx, stream, user, language, show))
+    with setup_errors_exit():
+        asyncio.run(_run_chat(ctx, stream, user, language, show))

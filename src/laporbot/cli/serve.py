@@ -8,7 +8,7 @@ import logging
 
 import click
 
-from laporbot.cli import main, settings_of
+from laporbot.cli import main, settings_of, setup_errors_exit
 from laporbot.serve import Service
 
 
@@ -33,4 +33,5 @@ def serve(ctx: click.Context, host: str | None, port: int | None, log_level: str
     # Library chatter (SQL, HTTP clients) stays quiet unless asked for.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    asyncio.run(Service(settings).run_until_signalled())
+    with setup_errors_exit():
+        asyncio.run(Service(settings).run_until_signalled())
