@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from laporbot.channels.base import RawUpdate
@@ -244,3 +246,131 @@ async def test_a_failed_update_holds_back_its_chat_in_the_batch_but_not_others(
     await inbox.process_pending()
     assert handler.calls == ["first", "other", "first", "second"]
     assert await replies(db_sessionmaker) == ["echo other", "echo first", "echo second"]
+
+
+# -- group commit and batched processing -----------------------------------------------------
+
+
+def count_commits(sessions: Sessions) -> list[int]:
+    """A list that grows by one at every commit on the sessions' engine."""
+    commits: list[int] = []
+    engine = sessions.kw["bind"]
+    event.listen(engine.sync_engine, "commit", lambda _conn: commits.append(1))
+    return commits
+
+
+async def test_deliveries_arriving_together_are_stored_in_one_commit(
+    db_sessionmaker: Sessions,
+) -> None:
+    clock = FixedClock(T0)
+    inbox = processor(db_sessionmaker, clock, EchoHandler())
+    commits = count_commits(db_sessionmaker)
+
+    results = await asyncio.gather(
+        *(inbox.accept([update(f"c{n}:1", text=f"m{n}", chat=f"c{n}")]) for n in range(30)),
+        inbox.accept([update("c0:1", text="m0")]),  # a redelivery within the same batch
+    )
+
+    assert results == [[True]] * 30 + [[False]]
+    assert len(commits) == 1
+    assert len(await inbox_rows(db_sessionmaker)) == 30
+
+
+async def test_a_delivery_that_cannot_be_stored_fails_alone(db_sessionmaker: Sessions) -> None:
+    clock = FixedClock(T0)
+    inbox = processor(db_sessionmaker, clock, EchoHandler())
+
+    results = await asyncio.gather(
+        inbox.accept([update("c1:1", text="a")]),
+        inbox.accept([update("c1:2", text={"not", "json"})]),  # the insert fails
+        inbox.accept([update("c1:3", text="b")]),
+        return_exceptions=True,
+    )
+
+    assert results[0] == [True]
+    assert results[2] == [True]
+    assert isinstance(results[1], Exception)  # the request answers 500; Telegram resends
+    assert [row.platform_id for row in await inbox_rows(db_sessionmaker)] == ["c1:1", "c1:3"]
+
+
+async def test_a_batch_is_one_transaction_and_a_poison_update_spoils_none_of_it(
+    db_sessionmaker: Sessions,
+) -> None:
+    clock = FixedClock(T0)
+    handler = EchoHandler()
+    handler.failures["poison"] = 100
+    inbox = processor(db_sessionmaker, clock, handler, max_attempts=1)
+    await inbox.accept(
+        [
+            update("c1:1", text="one", chat="c1"),
+            update("c2:1", text="poison", chat="c2"),
+            update("c3:1", text="three", chat="c3"),
+            update("c4:1", bad=True),
+        ]
+    )
+    commits = count_commits(db_sessionmaker)
+
+    assert await inbox.process_batch() == 4
+
+    assert len(commits) == 2  # the claim, then all four updates
+    rows = await inbox_rows(db_sessionmaker)
+    assert [(r.status, r.error) for r in rows] == [
+        ("done", None),
+        ("failed", "gave up after 1 attempts: RuntimeError: engine broke on poison"),
+        ("done", None),
+        ("failed", "BadRequest: not a message"),
+    ]
+    # The poison update's reply was rolled back with its savepoint; the others' kept.
+    assert await replies(db_sessionmaker) == ["echo one", "echo three"]
+
+
+async def test_updates_of_a_chat_are_handled_in_order_within_a_batch(
+    db_sessionmaker: Sessions,
+) -> None:
+    clock = FixedClock(T0)
+    handler = EchoHandler()
+    inbox = processor(db_sessionmaker, clock, handler)
+    for n in range(5):
+        await inbox.accept([update(f"a:{n}", text=f"a{n}", chat="a")])
+        await inbox.accept([update(f"b:{n}", text=f"b{n}", chat="b")])
+
+    assert await inbox.process_batch(limit=10) == 10
+
+    assert [call for call in handler.calls if call.startswith("a")] == [f"a{n}" for n in range(5)]
+    assert [call for call in handler.calls if call.startswith("b")] == [f"b{n}" for n in range(5)]
+
+
+class Crash(BaseException):
+    """The process dies (not an error the processor may catch)."""
+
+
+async def test_a_crash_in_the_middle_of_a_batch_loses_nothing(db_sessionmaker: Sessions) -> None:
+    clock = FixedClock(T0)
+    handler = EchoHandler()
+    crashing = processor(db_sessionmaker, clock, handler)
+    await inbox_accept_all(crashing, ["one", "two", "three"])
+
+    async def dies_on_two(db: AsyncSession, inbound: InboundMessage, now: datetime) -> None:
+        await handler(db, inbound, now)
+        if inbound.text == "two":
+            raise Crash
+
+    crashing._handle = dies_on_two
+    with pytest.raises(Crash):
+        await crashing.process_batch()
+
+    # Nothing of the batch was committed: the first update's reply is not there either.
+    assert await replies(db_sessionmaker) == []
+    assert {row.status for row in await inbox_rows(db_sessionmaker)} == {"pending"}
+
+    restarted = processor(db_sessionmaker, clock, EchoHandler())
+    assert await restarted.process_pending() == 0  # still under the dead worker's lease
+    clock.advance(timedelta(minutes=1, seconds=1))
+    assert await restarted.process_pending() == 3
+    assert await replies(db_sessionmaker) == ["echo one", "echo two", "echo three"]
+    assert {row.status for row in await inbox_rows(db_sessionmaker)} == {"done"}
+
+
+async def inbox_accept_all(inbox: InboxProcessor, texts: list[str]) -> None:
+    for n, text in enumerate(texts):
+        await inbox.accept([update(f"c{n}:1", text=text, chat=f"c{n}")])

@@ -1,14 +1,17 @@
 """The inbox: every inbound update is stored before it is acknowledged, then processed once.
 
-`InboxProcessor.accept` stores the updates of one delivery in one transaction and commits; only
-then does a webhook answer 200 (or the poller move its offset). A redelivery of an update already
-stored inserts nothing (unique channel + platform id).
+`InboxProcessor.accept` stores the updates of one delivery and commits; only then does a
+webhook answer 200 (or the poller move its offset). Deliveries that arrive while a commit is
+under way are stored together in the next one (group commit: one transaction, one sync, for
+many webhooks). A redelivery of an update already stored inserts nothing (unique channel +
+platform id).
 
-Processing takes one update at a time: claim it (a short transaction that counts an attempt and
-sets a lease), then in ONE transaction translate it with its channel's adapter, run every
+Processing takes a batch: claim it (a short transaction that counts an attempt and sets a
+lease), then in ONE transaction translate each update with its channel's adapter, run every
 resulting message through the intake entry point (which writes the conversation state, any case
-opened and the outbound messages), and mark it done. So either all of an update's effects are
-stored, or none and the update is still there to try again.
+opened and the outbound messages) inside a savepoint of its own, and mark the batch done. So
+either all of an update's effects are stored, or none and the update is still there to try
+again; one update that fails is rolled back to its savepoint and the others are committed.
 
 Failures never block the rest:
 - an update the adapter cannot read (`BadRequest`) is a poison update: marked `failed` with the
@@ -47,6 +50,7 @@ log = logging.getLogger(__name__)
 DEFAULT_LEASE = timedelta(minutes=1)
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_BATCH = 20
+MAX_ACCEPT_BATCH = 200  # deliveries stored in one group commit
 RETRY_BASE_SECONDS = 1.0
 RETRY_CAP_SECONDS = 300.0
 UNCONFIGURED_RETRY = timedelta(minutes=10)
@@ -97,20 +101,62 @@ class InboxProcessor:
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._accepting: list[tuple[list[RawUpdate], asyncio.Future[list[bool]]]] = []
+        self._accept_task: asyncio.Task[None] | None = None
+        #: Called with the updates whose processing has just been committed (benchmarks time
+        #: "request to committed outbox" with it).
+        self.on_committed: Callable[[Sequence[InboxItem]], None] | None = None
 
     def add_adapter(self, channel: str, adapter: Translator) -> None:
         """Register the translator of a channel started after this processor."""
         self._adapters[channel] = adapter
 
     async def accept(self, updates: Sequence[RawUpdate]) -> list[bool]:
-        """Store `updates` in one transaction and commit; True for each one new, False for a
-        redelivery. Returns only after the commit, so the caller may acknowledge then."""
+        """Store `updates` (one delivery) and commit; True for each one new, False for a
+        redelivery. Returns only after the commit, so the caller may acknowledge then.
+
+        Group commit: deliveries arriving while a commit is under way wait for the next one,
+        which stores them all in ONE transaction (one fsync for many webhooks).
+        """
+        waiter: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
+        self._accepting.append((list(updates), waiter))
+        if self._accept_task is None:
+            self._accept_task = asyncio.create_task(self._accept_batches())
+        return await waiter
+
+    async def _accept_batches(self) -> None:
+        try:
+            while self._accepting:
+                batch = self._accepting[:MAX_ACCEPT_BATCH]
+                del self._accepting[:MAX_ACCEPT_BATCH]
+                try:
+                    results = await self._store([updates for updates, _ in batch])
+                except Exception as exc:
+                    if len(batch) == 1:
+                        _settle(batch[0][1], exc)
+                        continue
+                    # One bad delivery must not fail the others: each on its own.
+                    for updates, waiter in batch:
+                        try:
+                            _settle(waiter, (await self._store([updates]))[0])
+                        except Exception as single:
+                            _settle(waiter, single)
+                    continue
+                for (_, waiter), fresh in zip(batch, results, strict=True):
+                    _settle(waiter, fresh)
+        finally:
+            self._accept_task = None
+
+    async def _store(self, deliveries: Sequence[Sequence[RawUpdate]]) -> list[list[bool]]:
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
-            fresh = [await inbox_repo.accept(session, item, now) for item in updates]
-        if any(fresh):
+            results = [
+                [await inbox_repo.accept(session, item, now) for item in updates]
+                for updates in deliveries
+            ]
+        if any(any(fresh) for fresh in results):
             self.wake()
-        return fresh
+        return results
 
     def wake(self) -> None:
         """Something was accepted: process now."""
@@ -121,69 +167,97 @@ class InboxProcessor:
         return await self.process_batch(1) > 0
 
     async def process_batch(self, limit: int = DEFAULT_BATCH) -> int:
-        """Claim up to `limit` pending updates in one transaction and process each in its own;
-        returns how many were claimed.
+        """Claim up to `limit` pending updates and process them in ONE transaction; returns
+        how many were claimed.
 
-        Order within a chat holds: once an update of a chat fails, that chat's later updates
-        in the batch are given back (without counting an attempt) to follow it.
+        Each update runs in a savepoint: one that fails is rolled back alone and set to be
+        retried (or failed), the others are committed. Order within a chat holds: once an
+        update of a chat fails, that chat's later updates in the batch are given back (without
+        counting an attempt) to follow it.
         """
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
             claimed = await inbox_repo.claim_pending(session, limit, self.worker, now, self._lease)
+        if not claimed:
+            return 0
+        items = claimed
+        if self._stopping.is_set() and len(claimed) > 1:
+            # Stopping: give the rest back at once for the next process.
+            items = claimed[:1]
+            async with self._sessions() as session, session.begin():
+                for item in claimed[1:]:
+                    await _defer(session, item.id, None, None, refund=True)
         held: dict[tuple[str, str], datetime | None] = {}
-        for item in claimed:
-            if self._stopping.is_set() and item is not claimed[0]:
-                # Stopping: give the rest back at once for the next process.
-                await self._give_back(item.id, None)
-                continue
-            await self._process(item, held)
+        finished: list[InboxItem] = []
+        async with self._sessions() as session, session.begin():
+            done: list[int] = []
+            for item in items:
+                outcome = await self._process(session, item, held)
+                if outcome == "done":
+                    done.append(item.id)
+                if outcome in ("done", "finished"):
+                    finished.append(item)
+            if done:
+                await inbox_repo.mark_done_many(session, done, self._clock.now())
+        if finished:
+            if self.on_committed is not None:
+                self.on_committed(finished)
+            if self._on_processed is not None:
+                self._on_processed()
         return len(claimed)
 
-    async def _process(self, item: InboxItem, held: dict[tuple[str, str], datetime | None]) -> None:
+    async def _process(
+        self,
+        session: AsyncSession,
+        item: InboxItem,
+        held: dict[tuple[str, str], datetime | None],
+    ) -> str:
+        """One update inside the batch transaction: "done" (processed, to be marked done),
+        "finished" (ignored or failed for good) or "later" (retried or given back)."""
         channel = cast(Channel, item.channel)
         raw = RawUpdate(channel=channel, platform_id=item.platform_id, payload=item.payload)
         adapter = self._adapters.get(item.channel)
         if adapter is None:
             later = self._clock.now() + UNCONFIGURED_RETRY
-            await self._retry_or_fail(item, f"channel {item.channel} not configured", later)
-            return
+            await self._retry_or_fail(
+                session, item, f"channel {item.channel} not configured", later
+            )
+            return "later"
         try:
             messages = adapter.translate(raw)
         except BadRequest as exc:
             reason = _short(exc)
-            await self._finish(lambda s, at: inbox_repo.mark_failed(s, item.id, at, reason))
+            await inbox_repo.mark_failed(session, item.id, self._clock.now(), reason)
             log.warning("inbox %s (%s) is unreadable: %s", item.id, item.channel, reason)
-            return
+            return "finished"
         except Exception as exc:
             log.exception("inbox %s: translating failed", item.id)
-            await self._retry_or_fail(item, _short(exc), None)
-            return
+            await self._retry_or_fail(session, item, _short(exc), None)
+            return "later"
         if not messages:
-            await self._finish(
-                lambda s, at: inbox_repo.mark_ignored(s, item.id, at, "no message for laporbot")
-            )
-            return
+            now = self._clock.now()
+            await inbox_repo.mark_ignored(session, item.id, now, "no message for laporbot")
+            return "finished"
         chats = {(m.channel, m.chat_id) for m in messages}
         if chats & held.keys():
             # Due again together with the failed earlier one, which sorts first (by id).
             times = [at for c in chats if (at := held.get(c)) is not None]
             until = max(times, default=None)
-            await self._give_back(item.id, "waiting for an earlier update of this chat", until)
-            return
+            reason = "waiting for an earlier update of this chat"
+            await _defer(session, item.id, until, reason, refund=True)
+            return "later"
         try:
             now = self._clock.now()
-            async with self._sessions() as session, session.begin():
+            async with session.begin_nested():
                 for message in messages:
                     await self._handle(session, message, now)
-                await inbox_repo.mark_done(session, item.id, now)
         except Exception as exc:
             log.exception("inbox %s: processing failed (attempt %s)", item.id, item.attempts)
-            retry_at = await self._retry_or_fail(item, _short(exc), None)
+            retry_at = await self._retry_or_fail(session, item, _short(exc), None)
             for chat in chats:
                 held[chat] = retry_at
-            return
-        if self._on_processed is not None:
-            self._on_processed()
+            return "later"
+        return "done"
 
     async def process_pending(self, limit: int = 1000) -> int:
         """Process pending updates until none is left (or about `limit`); returns how many
@@ -213,31 +287,29 @@ class InboxProcessor:
         self._stopping.set()
         self._wake.set()
 
-    async def _finish(self, write: Callable[[AsyncSession, datetime], Awaitable[None]]) -> None:
-        now = self._clock.now()
-        async with self._sessions() as session, session.begin():
-            await write(session, now)
-
-    async def _give_back(
-        self, item_id: int, reason: str | None, until: datetime | None = None
-    ) -> None:
-        """Return a claimed, untried update to the queue (claimable after `until`)."""
-        await self._finish(lambda s, _at: _defer(s, item_id, until, reason, refund=True))
-
     async def _retry_or_fail(
-        self, item: InboxItem, error: str, at: datetime | None
+        self, session: AsyncSession, item: InboxItem, error: str, at: datetime | None
     ) -> datetime | None:
         """Try again later (returns when), or mark failed after `max_attempts` (None)."""
         if item.attempts >= self._max_attempts:
             final = f"gave up after {item.attempts} attempts: {error}"
-            await self._finish(lambda s, now: inbox_repo.mark_failed(s, item.id, now, final))
+            await inbox_repo.mark_failed(session, item.id, self._clock.now(), final)
             return None
         if at is None:
             delay = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * float(2 ** (item.attempts - 1)))
             at = self._clock.now() + timedelta(seconds=delay)
-        retry_at = at
-        await self._finish(lambda s, _now: _defer(s, item.id, retry_at, error))
-        return retry_at
+        await _defer(session, item.id, at, error)
+        return at
+
+
+def _settle(waiter: asyncio.Future[list[bool]], outcome: list[bool] | BaseException) -> None:
+    """Answer a waiting `accept` (unless its request went away meanwhile)."""
+    if waiter.done():
+        return
+    if isinstance(outcome, BaseException):
+        waiter.set_exception(outcome)
+    else:
+        waiter.set_result(outcome)
 
 
 async def _defer(

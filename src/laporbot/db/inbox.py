@@ -7,6 +7,7 @@ claim to expire, and another takes the rows over.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
@@ -82,6 +83,15 @@ async def _finish(
 async def mark_done(session: AsyncSession, item_id: int, now: datetime) -> None:
     """The update was processed."""
     await _finish(session, item_id, "done", now, None)
+
+
+async def mark_done_many(session: AsyncSession, item_ids: Sequence[int], now: datetime) -> None:
+    """The updates were processed (one statement for a batch)."""
+    await session.execute(
+        update(InboxItem)
+        .where(InboxItem.id.in_(item_ids))
+        .values(status="done", processed_at=now, error=None, claimed_by=None, claimed_until=None)
+    )
 
 
 async def mark_ignored(session: AsyncSession, item_id: int, now: datetime, reason: str) -> None:
