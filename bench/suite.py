@@ -93,7 +93,9 @@ def bench_outbox(tiny: bool) -> tuple[Any, list[Row]]:
     return got, [
         Row(
             f"Outbox: {got['messages']:,} messages to {got['chats']:,} chats, Telegram limits",
-            f"{got['seconds']:.1f} s (min {got['minimum_seconds']:.1f} s, {over:+.1f}%)",
+            f"{got['seconds']:.1f} s (min {got['minimum_seconds']:.1f} s, {over:+.1f}%;"
+            f" mean answer {got['send_latency_ms_mean']:.0f} ms, load average"
+            f" {max(got['load_average']):.1f} on {got['cpus']} cores)",
             "≤ +5%",
             _verdict(over <= outbox.TARGET_OVERHEAD * 100 and got["delivered"] == got["messages"]),
         ),
