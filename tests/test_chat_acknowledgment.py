@@ -14,7 +14,7 @@ from laporbot.clock import FixedClock
 from laporbot.db.engine import create_engine, make_sessionmaker
 from laporbot.db.models import OutboxMessage, Reminder
 from laporbot.settings import Settings
-from tests.flows.test_cli import NOW, REPORT
+from tests.flows.test_cli import NOW, report_with_photo
 
 
 async def _stored(settings: Settings) -> tuple[list[OutboxMessage], list[Reminder]]:
@@ -32,7 +32,9 @@ def test_a_chat_report_is_confirmed_once(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     runner = CliRunner()
     obj = {"settings": settings, "clock": FixedClock(NOW)}
-    chat = runner.invoke(main, ["chat", "--user", "sari"], input=REPORT, obj=obj)
+    chat = runner.invoke(
+        main, ["chat", "--user", "sari"], input=report_with_photo(tmp_path), obj=obj
+    )
     assert chat.exit_code == 0, chat.output
     assert "Nomor laporan: LPR-2026-000001" in chat.output
     # The sweep runs later (its own clock: now), as `laporbot serve` would.

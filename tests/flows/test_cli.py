@@ -37,6 +37,13 @@ REPORT = "\n".join(
 )
 
 
+def report_with_photo(folder: Path) -> str:
+    """`REPORT` with its photo: a real (tiny) JPEG written into `folder`."""
+    photo = folder / "anak.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0" + bytes(64))
+    return REPORT.replace("{photo}", str(photo))
+
+
 def run(settings: Settings, args: list[str], stdin: str | None = None) -> str:
     runner = CliRunner()
     result = runner.invoke(
@@ -50,9 +57,7 @@ def test_piped_report_opens_a_case_listed_with_office_standard_priority_and_due(
     tmp_path: Path,
 ) -> None:
     settings = Settings(data_dir=tmp_path)
-    photo = tmp_path / "anak.jpg"
-    photo.write_bytes(b"\xff\xd8\xff\xe0" + bytes(64))
-    transcript = run(settings, ["chat"], REPORT.replace("{photo}", str(photo)))
+    transcript = run(settings, ["chat"], report_with_photo(tmp_path))
     assert "129 — SAPA KemenPPPA (WhatsApp 08111-129-129)" in transcript
     assert "112" in transcript
     assert "Nomor laporan: LPR-2026-000001" in transcript
@@ -100,8 +105,11 @@ def test_english_pin_and_unserved_area(tmp_path: Path) -> None:
     assert "Language changed to English." in transcript
     assert "(share a location: type /loc LAT,LON)" in transcript
     assert "Report number: LPR-2026-000001" in transcript
-    # Lumajang's office has no standard for the elderly: the nearest office that has one.
-    assert "The area Lumajang is not served directly" in transcript
+    # Lumajang's office serves the place but has no standard for the elderly: said so, and the
+    # nearest office that has one takes the report.
+    assert "The area Lumajang is served by" in transcript
+    assert "that office has no service for this kind of report" in transcript
+    assert "not served directly" not in transcript
     assert "0717439080" in transcript
     cases = json.loads(run(settings, ["cases", "list", "--format", "json"]))
     assert cases[0]["category"] == "lansia_terlantar"
