@@ -38,7 +38,7 @@ _MAX_HOPS = 200  # steps run without waiting; more means a loop in a flow
 
 def start(flows: Flows, locale: str | None, now: datetime) -> tuple[Session, list[Effect]]:
     """A new session at the entry flow, in `locale` (or the default), and its first prompt."""
-    language = flows.translator.resolve(locale)
+    language = flows.language_of(locale)
     flow = flows.flows[flows.commands.entry]
     run = _Run(flows, Session(flow=flow.name, step=flow.start, locale=language), now)
     run.follow(run.current().enter(run.context()))
@@ -106,12 +106,12 @@ def _language_word(flows: Flows, message: InboundMessage) -> str | None:
     """The locale a message asks for by name ("english", "/id"), if it does."""
     if message.choice and message.choice.startswith(LANGUAGE_PREFIX):
         wanted = message.choice.removeprefix(LANGUAGE_PREFIX)
-        return wanted if wanted in flows.translator.locales else None
+        return wanted if wanted in flows.languages else None
     said = _words(message)
     if said is None:
         return None
     for language, words in flows.commands.languages.items():
-        if said in words and language in flows.translator.locales:
+        if said in words and language in flows.languages:
             return language
     return None
 
@@ -146,6 +146,7 @@ class _Run:
             phase=self.state.setdefault("phase", {}),
             now=self.now,
             steps=self.flows.flows[self.flow].steps,
+            places=self.flows.places,
         )
 
     def text(self, msgid: str, **params: object) -> str:
@@ -252,7 +253,7 @@ class _Run:
                 message.text,
                 [
                     (lang, [self.flows.translator.text(lang, "lang.name")])
-                    for lang in self.flows.translator.locales
+                    for lang in self.flows.languages
                 ],
             )
         if language is not None:
@@ -278,7 +279,7 @@ class _Run:
             self.state["choosing_language"] = True
             buttons = tuple(
                 Button(LANGUAGE_PREFIX + lang, self.flows.translator.text(lang, "lang.name"))
-                for lang in self.flows.translator.locales
+                for lang in self.flows.languages
             )
             self.effects.append(Send(self.text("common.choose_language"), buttons))
         elif said in commands.help:

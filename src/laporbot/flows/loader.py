@@ -17,7 +17,7 @@ to go; answer references name steps of the flow; every message id exists in ever
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -296,8 +296,16 @@ def flow_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.yaml") if p.name != COMMANDS_FILE)
 
 
-def load_flows(folder: Path, translator: Translator, limits: Limits | None = None) -> Flows:
-    """Load and check every flow in `folder`; raises `FlowError` on the first mistake."""
+def load_flows(
+    folder: Path,
+    translator: Translator,
+    limits: Limits | None = None,
+    languages: Sequence[str] = (),
+) -> Flows:
+    """Load and check every flow in `folder`; raises `FlowError` on the first mistake.
+
+    `languages` (the deployment's `settings.locales`) limits the languages citizens are
+    offered to those that also have a catalog; empty: every language with a catalog."""
     if not folder.is_dir():
         raise FlowError(str(folder), "folder", "no such folder")
     commands_path = folder / COMMANDS_FILE
@@ -309,7 +317,7 @@ def load_flows(folder: Path, translator: Translator, limits: Limits | None = Non
         flow = parse_flow(path)
         flows[flow.name] = flow
     check(flows, commands, translator)
-    return Flows(flows, commands, translator, limits or Limits())
+    return Flows(flows, commands, translator, limits or Limits(), tuple(languages))
 
 
 def limits_of(settings: Settings) -> Limits:
@@ -325,4 +333,4 @@ def load_from_settings(settings: Settings, translator: Translator | None = None)
     """The flows of `settings.conversations_dir`, with the catalogs of `settings.locales_dir`."""
     if translator is None:
         translator = Translator(settings.locales_dir, settings.default_locale)
-    return load_flows(settings.conversations_dir, translator, limits_of(settings))
+    return load_flows(settings.conversations_dir, translator, limits_of(settings), settings.locales)

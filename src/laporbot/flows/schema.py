@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -46,6 +46,22 @@ class Transition:
     end: bool = False
 
 
+class Places(Protocol):
+    """What steps may ask about places (the standards registry): a kabupaten's kecamatan."""
+
+    def kecamatan_names(self, kabupaten: str) -> list[str]:
+        """The kecamatan offices list for `kabupaten` (empty: served whole, or unknown)."""
+        ...
+
+    def kecamatan_listed(self, kabupaten: str, kecamatan: str) -> str | None:
+        """The listed spelling of `kecamatan` in `kabupaten`, or None."""
+        ...
+
+    def kecamatan_suggestions(self, kabupaten: str, kecamatan: str, limit: int = 3) -> list[str]:
+        """Listed kecamatan of `kabupaten` close in spelling to `kecamatan`, best first."""
+        ...
+
+
 @dataclass(slots=True)
 class Context:
     """What a step may look at: the catalogs, the language, the answers so far, the time.
@@ -59,6 +75,7 @@ class Context:
     phase: dict[str, Any]
     now: datetime
     steps: Mapping[str, Step] = field(default_factory=dict)  # the flow's, for summaries
+    places: Places | None = None  # kecamatan lists, when the application gives them
 
     def text(self, msgid: str, **params: object) -> str:
         """`msgid` in the citizen's language."""
@@ -190,6 +207,27 @@ class Flows:
     commands: Commands
     translator: Translator
     limits: Limits = Limits()
+    #: The deployment's languages (`settings.locales`); empty: every language with a catalog.
+    offered: tuple[str, ...] = ()
+    #: Place look-ups for the location step (set by the application; None: none are made).
+    places: Places | None = None
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The languages citizens are offered: the deployment's languages that have a catalog,
+        the default first (always offered: every text falls back to it)."""
+        known = self.translator.locales
+        if not self.offered:
+            return known
+        return tuple(
+            lang for lang in known if lang == self.translator.default_locale or lang in self.offered
+        )
+
+    def language_of(self, locale: str | None) -> str:
+        """The offered language to speak for `locale` (a platform hint, a remembered choice):
+        its catalog language when offered, else the default."""
+        language = self.translator.resolve(locale)
+        return language if language in self.languages else self.translator.default_locale
 
     def resolve(self, flow: str, target: str) -> tuple[str, str]:
         """(flow, step) a target names, seen from `flow`."""
