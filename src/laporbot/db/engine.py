@@ -12,6 +12,7 @@ through asyncpg with a normal pool.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
+from laporbot.db import sqlite_inline
 from laporbot.errors import ConfigError
 from laporbot.settings import Settings
 
@@ -43,7 +45,13 @@ def create_engine_for_url(url: str, *, echo: bool = False) -> AsyncEngine:
             raise ConfigError("laporbot needs an SQLite file, not an in-memory database")
         Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = _create_async_engine(
-            parsed, echo=echo, pool_size=1, max_overflow=0, pool_timeout=BUSY_TIMEOUT_MS / 1000
+            parsed,
+            echo=echo,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=BUSY_TIMEOUT_MS / 1000,
+            # Statements inside a transaction run on the loop thread (see sqlite_inline).
+            async_creator=partial(sqlite_inline.connect, database),
         )
         _configure_sqlite(engine)
         return engine
