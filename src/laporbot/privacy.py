@@ -2,19 +2,32 @@
 
 A group message about a case carries its number, category, area (kecamatan), priority and
 times; never the protected person's name or description, a photo, the exact address or the
-reporter's phone. Every message laporbot addresses to a group passes `check_group_message`
-before it is queued, and the test suite runs the same check on every group message any test
-queues (tests/officers/privacy_guard.py).
+reporter's phone. The officer side refuses such a message (`check_group_message` raises before
+it queues), and every outbox row addressed to a group, whatever made it (officers, reminder
+sweep, daily digest, any future path), passes `screen_group_messages` where the row is created
+(`laporbot.db.outbox.enqueue`, `laporbot.reminders.queue.enqueue_many`): checked against the
+cases it is about (its case id and every case number its text names), with anything protected
+cut out. The test suite also runs `check_group_message` on every group message any test queues,
+against every case (tests/officers/privacy_guard.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+import logging
+import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from laporbot.db.models import Case
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from laporbot.db.models import Case, Contact, OfficerGroup
+from laporbot.db.numbers import CASE_PREFIX
 from laporbot.errors import LaporbotError
 from laporbot.messages import OutboundMessage
+
+log = logging.getLogger(__name__)
 
 # Keys of `Case.subject` / `Case.details` that hold identifying words.
 _IDENTIFYING_KEYS = ("name", "nama", "child_name", "full_name", "address", "alamat")
@@ -22,6 +35,10 @@ _IDENTIFYING_KEYS = ("name", "nama", "child_name", "full_name", "address", "alam
 # count as a leak of a condition written as "anak".
 _MIN_FREE_TEXT = 12
 _MIN_EXACT = 4
+#: What stands where protected words were cut out of a group message.
+CUT = "[…]"
+# A case number as people see it (`LPR-2026-000123`).
+_CASE_NUMBER = re.compile(rf"\b{CASE_PREFIX}-\d{{4}}-\d+\b", re.IGNORECASE)
 
 
 class PrivacyViolation(LaporbotError):
@@ -93,3 +110,122 @@ def check_group_message(message: OutboundMessage, cases: Iterable[Case]) -> None
         found = leaks(shown, protected_fragments(case))
         if found:
             raise PrivacyViolation(message.chat_id, f"{found[0]} of case {case.number}")
+
+
+def _cut(text: str, fragments: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
+    """`text` with every fragment cut out (case-insensitive); what was cut."""
+    cut: list[str] = []
+    # Longest first: an address that contains a name is cut whole.
+    for what, fragment in sorted(fragments, key=lambda item: -len(item[1])):
+        text, count = re.subn(re.escape(fragment), CUT, text, flags=re.IGNORECASE)
+        if count:
+            cut.append(what)
+    return text, cut
+
+
+def sanitise_group_message(
+    message: OutboundMessage, cases: Iterable[tuple[Case, str | None]]
+) -> tuple[OutboundMessage, list[str]]:
+    """`message` without a photo and without any protected data of `cases` ((case, reporter's
+    phone) pairs) in its text or button labels; what was removed ("the address of case
+    LPR-..."). Raises `PrivacyViolation` if the result would still disclose something."""
+    removed: list[str] = []
+    text = message.text
+    buttons = list(message.buttons)
+    photo = message.photo
+    if photo is not None:
+        photo = None
+        removed.append("a photo")
+    checked: list[Case] = []
+    for case, phone in cases:
+        fragments = protected_fragments(case, phone)
+        text, cut = _cut(text, fragments)
+        for index, button in enumerate(buttons):
+            label, cut_label = _cut(button.label, fragments)
+            if cut_label:
+                buttons[index] = dataclasses.replace(button, label=label)
+                cut.extend(cut_label)
+        removed.extend(f"{what} of case {case.number}" for what in dict.fromkeys(cut))
+        checked.append(case)
+    if not removed:
+        return message, []
+    clean = dataclasses.replace(message, text=text or CUT, buttons=tuple(buttons), photo=photo)
+    check_group_message(clean, checked)  # what cutting could not fix is refused
+    return clean, removed
+
+
+async def group_chats(
+    session: AsyncSession, chats: Iterable[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which of the (channel, chat id) pairs are group chats: a Telegram group (negative id) or
+    a chat registered as an office's group."""
+    wanted = set(chats)
+    found = {chat for chat in wanted if is_group_chat(*chat)}
+    unknown = {chat_id for channel, chat_id in wanted - found}
+    if unknown:
+        rows = await session.execute(
+            select(OfficerGroup.channel, OfficerGroup.chat_id).where(
+                OfficerGroup.chat_id.in_(sorted(unknown))
+            )
+        )
+        found |= {(channel, chat_id) for channel, chat_id in rows.all()} & wanted
+    return found
+
+
+async def screen_group_messages(
+    session: AsyncSession, items: Sequence[tuple[OutboundMessage, int | None]]
+) -> list[OutboundMessage]:
+    """The messages of `items` ((message, id of the case it is about)) as they may be queued:
+    one addressed to a group loses its photo and any protected data of its case and of every
+    case its text names, logged (without the data) as an error; the others are unchanged.
+
+    Called where outbox rows are created, so no path can skip it. Raises `PrivacyViolation`
+    (the caller's transaction then rolls back) only when cutting cannot make a message safe.
+    """
+    messages = [message for message, _case in items]
+    groups = await group_chats(session, {(m.channel, m.chat_id) for m in messages})
+    if not groups:
+        return messages
+    to_group = [
+        (index, message, case_id)
+        for index, (message, case_id) in enumerate(items)
+        if (message.channel, message.chat_id) in groups
+    ]
+    ids = {case_id for _index, _message, case_id in to_group if case_id is not None}
+    numbers = {
+        number.upper()
+        for _index, message, _case in to_group
+        for text in (message.text, *(button.label for button in message.buttons))
+        for number in _CASE_NUMBER.findall(text)
+    }
+    if not ids and not numbers:
+        about: dict[int, Case] = {}
+    else:
+        query = select(Case).where(Case.id.in_(sorted(ids)) | Case.number.in_(sorted(numbers)))
+        about = {case.id: case for case in (await session.scalars(query)).all()}
+    contact_ids = {c.reporter_contact_id for c in about.values() if c.reporter_contact_id}
+    phones: dict[int, str | None] = {}
+    if contact_ids:
+        rows = await session.execute(
+            select(Contact.id, Contact.phone).where(Contact.id.in_(sorted(contact_ids)))
+        )
+        phones = {contact_id: phone for contact_id, phone in rows.all()}
+    for index, message, case_id in to_group:
+        named = {number.upper() for number in _CASE_NUMBER.findall(message.text)}
+        named |= {
+            number.upper() for b in message.buttons for number in _CASE_NUMBER.findall(b.label)
+        }
+        cases = [c for c in about.values() if c.id == case_id or c.number.upper() in named]
+        clean, removed = sanitise_group_message(
+            message,
+            [(case, phones.get(case.reporter_contact_id or 0)) for case in cases],
+        )
+        if removed:
+            log.error(
+                "group message to %s %s would have disclosed %s; cut out",
+                message.channel,
+                message.chat_id,
+                ", ".join(removed),
+            )
+            messages[index] = clean
+    return messages

@@ -21,6 +21,7 @@ from laporbot.db._sql import upsert_insert
 from laporbot.db.models import OutboxMessage
 from laporbot.db.numbers import next_value
 from laporbot.messages import Button, OutboundMessage
+from laporbot.privacy import screen_group_messages
 
 DEFAULT_LEASE = timedelta(minutes=2)
 _UNSENT = ("pending", "sending")
@@ -50,13 +51,16 @@ async def enqueue(
     case_id: int | None = None,
 ) -> OutboxMessage:
     """Queue `message` for sending; with a `dedup_key` already queued, return that row instead
-    (idempotent enqueue: a replayed inbox update does not send twice)."""
+    (idempotent enqueue: a replayed inbox update does not send twice). A message to a group
+    chat is screened first (`laporbot.privacy.screen_group_messages`): nothing that identifies
+    a protected person reaches a group, whichever path queued it."""
     if dedup_key is not None:
         existing = await session.scalar(
             select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key)
         )
         if existing is not None:
             return existing
+    (message,) = await screen_group_messages(session, [(message, case_id)])
     seq = await next_value(session, f"outbox:{message.channel}:{message.chat_id}")
     stmt = (
         upsert_insert(session, OutboxMessage)

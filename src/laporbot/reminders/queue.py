@@ -10,6 +10,7 @@ sorted order so concurrent workers cannot deadlock on their counters.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,7 @@ from laporbot.db._sql import upsert_insert
 from laporbot.db.models import NumberCounter, OutboxMessage
 from laporbot.db.outbox import to_payload
 from laporbot.messages import OutboundMessage
+from laporbot.privacy import screen_group_messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,14 @@ async def enqueue_many(session: AsyncSession, items: Sequence[Queued], now: date
         ).all()
     )
     fresh = [item for item in items if item.dedup_key not in queued]
+    # Group messages are screened here, where their rows are made, as `db.outbox.enqueue` does.
+    screened = await screen_group_messages(
+        session, [(item.message, item.case_id) for item in fresh]
+    )
+    fresh = [
+        item if message is item.message else dataclasses.replace(item, message=message)
+        for item, message in zip(fresh, screened, strict=True)
+    ]
     # Stable sort: one chat's messages keep the order they were given in.
     fresh.sort(key=lambda item: (item.message.channel, item.message.chat_id))
     rows: list[dict[str, Any]] = []

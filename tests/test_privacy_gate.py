@@ -1,0 +1,114 @@
+"""Production code, not only the test guard, keeps a protected person's identity out of group
+chats: every outbox row addressed to a group (reminder sweep, daily digest, officers, ...) is
+screened where it is created (`laporbot.privacy.screen_group_messages`).
+
+The suite-wide guard (tests/officers/privacy_guard.py) is switched off in these tests, so what
+they see is what production does on its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from laporbot.db import outbox
+from laporbot.db.cases import create_case
+from laporbot.db.models import Case, OutboxMessage
+from laporbot.messages import Button, OutboundMessage, Photo
+from laporbot.privacy import CUT
+from tests.officers import privacy_guard
+from tests.reminders.support import World, make_world, wib
+
+T0 = wib(2026, 3, 17, 10, 0)
+ADDRESS = "Jl. Kenanga No. 7"
+NAME = "Siti Aminah"
+
+
+@pytest.fixture(autouse=True)
+def _production_only() -> Iterator[None]:
+    privacy_guard.uninstall()
+    yield
+    privacy_guard.install()
+
+
+async def _case(world: World) -> Case:
+    async with world.sessionmaker() as session, session.begin():
+        case = await create_case(
+            session,
+            agency_code="dinsos-riau",
+            standard_code="riau-penyerahan-anak-lansia",
+            category="anak_terlantar",
+            locale="id",
+            received_at=T0,
+            reporter_contact_id=world.contacts["tg-id"],
+            # The reporter typed the street into the kecamatan question: the area the group
+            # reminders show now carries the exact address.
+            kecamatan=f"{ADDRESS}, Tampan",
+            kabupaten="Pekanbaru",
+            address=ADDRESS,
+            subject={"name": NAME},
+        )
+        await world.service.on_case_opened(session, case, T0)
+        return case
+
+
+async def test_a_reminder_re_posted_to_the_group_has_the_address_cut_out(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = await make_world(db_sessionmaker, tmp_path, T0)
+    case = await _case(world)
+    group = "telegram:grp-dinsos-riau"
+    to_group = []
+    for hours in range(0, 72, 2):
+        world.clock.set(T0 + timedelta(hours=hours))
+        to_group += [m for m in await world.tick() if m.chat == group]
+        if to_group:
+            break
+    assert to_group, "no reminder reached the office group"
+    for message in to_group:
+        assert case.number in message.text
+        assert ADDRESS.casefold() not in message.text.casefold()
+        assert CUT in message.text
+        assert "Tampan" in message.text  # the area itself is still shown
+    assert "would have disclosed the address of case" in caplog.text
+    assert ADDRESS not in caplog.text  # the log names what was cut, never the words
+
+
+async def test_any_group_message_naming_a_case_is_screened_and_private_ones_are_not(
+    db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    world = await make_world(db_sessionmaker, tmp_path, T0)
+    case = await _case(world)
+    leaky = f"Ringkasan: {case.number} di {ADDRESS} ({NAME.upper()})"
+    async with world.sessionmaker() as session, session.begin():
+        # A digest-like line: no case id, the case only named in the text; a photo; a label.
+        group_row = await outbox.enqueue(
+            session,
+            OutboundMessage(
+                channel="telegram",
+                chat_id="-100123",
+                text=leaky,
+                photo=Photo("file-1"),
+                buttons=(Button("x", f"Lihat {NAME}"),),
+            ),
+            T0,
+        )
+        private_row = await outbox.enqueue(
+            session, OutboundMessage(channel="telegram", chat_id="off-dinsos-riau", text=leaky), T0
+        )
+    async with world.sessionmaker() as session:
+        rows = {
+            row.chat_id: row.payload for row in (await session.scalars(select(OutboxMessage))).all()
+        }
+    group = rows[group_row.chat_id]
+    assert group["text"] == f"Ringkasan: {case.number} di {CUT} ({CUT})"
+    assert group["photo"] is None
+    assert group["buttons"][0]["label"] == f"Lihat {CUT}"
+    # An officer's private chat may hold the details (officers' own access rules apply).
+    assert rows[private_row.chat_id]["text"] == leaky
