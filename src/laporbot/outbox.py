@@ -158,6 +158,12 @@ class Dispatcher:
         """Something was queued or a chat was freed: look for due rows now."""
         self._wake.set()
 
+    def add_sender(self, channel: str, sender: ChannelSender) -> None:
+        """Start sending `channel`, one that came up after the dispatcher did (Telegram once
+        its Bot API answers). Until then its rows waited unclaimed, their attempts untouched."""
+        self._senders[channel] = sender
+        self.wake()
+
     async def tick(self) -> int:
         """Claim what is due now (within the in-flight bound) and start sending it.
 

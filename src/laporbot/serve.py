@@ -7,9 +7,17 @@
 
 One process runs: the aiohttp server (webhooks, web chat, health check) on
 `http_host:http_port`; the Telegram poller when a token is set and no webhook URL (else the
-webhook is registered); the inbox processor; the outbox dispatcher (one loop, every channel, each
-with its own pacer); and an APScheduler `AsyncIOScheduler` that only ticks sweeps. With no tokens
-at all only the web chat runs, which is enough for the whole citizen flow.
+webhook is registered), connecting in the background (see below); the inbox processor; the
+outbox dispatcher (one loop, every channel, each with its own pacer); and an APScheduler
+`AsyncIOScheduler` that only ticks sweeps. With no tokens at all only the web chat runs, which
+is enough for the whole citizen flow.
+
+Telegram never holds the rest back: when its Bot API cannot be reached (network down, API
+outage) the service starts anyway and keeps trying in the background with backoff
+(`telegram_backoff`), one log line per failed attempt. Until it answers, `telegram_state` (and
+`/healthz`) says `"connecting"` and the outbox leaves Telegram's rows waiting, unclaimed, without
+spending their attempts; then it says `"up"`, polling (or the webhook) starts and the waiting
+rows go out.
 
 A periodic sweep is one line in `SWEEPS` (or `service.add_sweep(...)` before `start`): a name
 and a factory that, given the service, returns the coroutine function to call on every tick.
@@ -50,9 +58,16 @@ from laporbot.web.app import WebDeps, build_app
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 20.0
+TELEGRAM_BACKOFF_CAP_SECONDS = 60.0
 
 Tick = Callable[[], Awaitable[object]]
 SweepFactory = Callable[["Service"], Tick]
+
+
+def telegram_backoff(failures: int) -> float:
+    """Seconds before the next attempt to reach Telegram after `failures` failed ones in a
+    row: 1, 2, 4 ... at most a minute."""
+    return min(TELEGRAM_BACKOFF_CAP_SECONDS, float(2 ** max(0, failures - 1)))
 
 
 @dataclass(frozen=True)
@@ -144,6 +159,11 @@ class Service:
         self._scheduler: AsyncIOScheduler | None = None
         self._engine: AsyncEngine | None = None
         self._telegram: Any = None
+        self._telegram_sender: ChannelSender | None = None
+        #: "off" (no token), "connecting" (the Bot API has not answered yet) or "up".
+        self.telegram_state = "off"
+        #: Seconds to wait after n failed attempts to reach Telegram (tests shorten it).
+        self.telegram_backoff: Callable[[int], float] = telegram_backoff
         self.url = ""
         self.port = 0
         self.web = WebChatAdapter()
@@ -203,8 +223,10 @@ class Service:
 
             self._telegram = make_telegram_adapter(settings, clock=self.clock)
             pacer = self._pacers.get("telegram") or telegram_pacer(self.clock)
-            senders["telegram"] = ChannelSender(self._telegram, pacer)
+            # Given to the dispatcher once the Bot API answers (`_connect_telegram`).
+            self._telegram_sender = ChannelSender(self._telegram, pacer)
             translators["telegram"] = self._telegram
+            self.telegram_state = "connecting"
         whatsapp = self._whatsapp_sender()
         if whatsapp is not None:
             senders["whatsapp"] = whatsapp
@@ -229,8 +251,7 @@ class Service:
         self._spawn(self.inbox.run(), "inbox")
         self._spawn(self.dispatcher.run(), "outbox")
         if self._telegram is not None:
-            await self._telegram.start()
-            self._spawn(self._receive_telegram(), "telegram")
+            self._spawn(self._connect_telegram(), "telegram")
         self._start_scheduler()
         log.info("laporbot is serving; web chat at %s", self.url)
 
@@ -343,6 +364,7 @@ class Service:
             telegram_secret=telegram_secret,
             whatsapp=whatsapp.adapter if whatsapp is not None else None,
             on_accepted=self._after_accept,
+            channel_states=self._channel_states if self._telegram is not None else None,
         )
         self._runner = web.AppRunner(
             build_app(deps), shutdown_timeout=SHUTDOWN_GRACE_SECONDS, access_log=None
@@ -355,14 +377,68 @@ class Service:
         shown = f"[{host}]" if ":" in host else host
         self.url = (self.settings.public_url or f"http://{shown}:{self.port}").rstrip("/") + "/"
 
-    async def _receive_telegram(self) -> None:
+    def _channel_states(self) -> dict[str, str]:
+        return {"telegram": self.telegram_state}
+
+    async def _connect_telegram(self) -> None:
+        """Reach the Bot API (getMe), hand Telegram's sender to the outbox, then receive
+        updates until stopped; every failure before that waits `telegram_backoff` and tries
+        again, logged in one line (the reason, no traceback: an outage is not a bug)."""
+        from laporbot.channels.base import RetryAfter, SendError
         from laporbot.channels.telegram.receive import receive_updates
 
         async def on_update(update: RawUpdate) -> None:
             fresh = await self.inbox.accept([update])
             self._after_accept([update], fresh)
 
-        await receive_updates(self._telegram, self.settings, on_update, stop_event=self._stop_event)
+        failures = 0
+        while not self._stop_event.is_set():
+            try:
+                if self.telegram_state != "up":
+                    if not await self._unless_stopping(self._telegram.start()):
+                        return
+                    self._telegram_up()
+                await receive_updates(
+                    self._telegram, self.settings, on_update, stop_event=self._stop_event
+                )
+                return
+            except RetryAfter as exc:
+                wait = exc.seconds
+                log.warning("telegram: flood control, trying again in %.0f s", wait)
+            except SendError as exc:
+                failures += 1
+                wait = self.telegram_backoff(failures)
+                log.warning(
+                    "telegram: Bot API not reachable (attempt %d): %s; trying again in %.1f s",
+                    failures,
+                    exc.reason,
+                    wait,
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_event.wait(), timeout=wait)
+
+    def _telegram_up(self) -> None:
+        self.telegram_state = "up"
+        log.info("telegram: connected")
+        if self._telegram_sender is not None:
+            self.dispatcher.add_sender("telegram", self._telegram_sender)
+
+    async def _unless_stopping(self, work: Awaitable[Any]) -> bool:
+        """Await `work` unless the service stops first (then cancel it and return False)."""
+        task = asyncio.ensure_future(work)
+        stopper = asyncio.ensure_future(self._stop_event.wait())
+        try:
+            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            if not task.done():
+                task.cancel()
+        if task.cancelled() or not task.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return False
+        task.result()  # raises what it raised
+        return True
 
     def _after_accept(self, updates: Sequence[RawUpdate], fresh: Sequence[bool]) -> None:
         """Stop the spinner on a pressed Telegram button once its update is stored."""

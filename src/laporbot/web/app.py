@@ -11,7 +11,8 @@ Routes:
 - `GET /`: the web chat page, its words from the `channels` catalog in the reader's language;
   `GET /static/chat.js`, `/static/chat.css`.
 - `POST /api/chat/send`, `GET /api/chat/messages` (long poll), `GET /api/chat/history`.
-- `GET /healthz`: 200 when the database answers, 503 otherwise.
+- `GET /healthz`: 200 when the database answers, 503 otherwise; with the work waiting and the
+  state of channels that connect in the background (`"telegram": "connecting"` or `"up"`).
 
 Every inbound update is answered 200 only after it is committed to the inbox; a malformed body
 is answered 400 and nothing is stored.
@@ -25,7 +26,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -120,6 +121,9 @@ class WebDeps:
     whatsapp: ChannelAdapter | None = None
     # Called after updates are committed, with which were new (Telegram: answer the button).
     on_accepted: Callable[[Sequence[RawUpdate], Sequence[bool]], None] | None = None
+    # The state of channels that connect on their own (Telegram: "connecting", "up"), shown
+    # by the health check.
+    channel_states: Callable[[], Mapping[str, str]] | None = None
 
     async def accept(self, updates: Sequence[RawUpdate]) -> list[bool]:
         """Store `updates` in the inbox (committed on return) and run `on_accepted`."""
@@ -220,14 +224,15 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as exc:
         log.warning("health check: database unavailable: %s", exc)
         return web.json_response({"status": "unavailable", "database": "error"}, status=503)
-    return web.json_response(
-        {
-            "status": "ok",
-            "database": "ok",
-            "inbox_pending": int(inbox or 0),
-            "outbox_unsent": int(outbox or 0),
-        }
-    )
+    body: dict[str, Any] = {
+        "status": "ok",
+        "database": "ok",
+        "inbox_pending": int(inbox or 0),
+        "outbox_unsent": int(outbox or 0),
+    }
+    if deps.channel_states is not None:
+        body.update(deps.channel_states())
+    return web.json_response(body)
 
 
 # -- webhooks ------------------------------------------------------------------------------
