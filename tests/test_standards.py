@@ -224,9 +224,11 @@ def test_unserved_area_same_province(registry: StandardsRegistry) -> None:
     assert surabaya.agency.code == "dinsosp3a-lumajang"
 
 
-def test_unknown_kecamatan_suggests_the_kabupatens_office(registry: StandardsRegistry) -> None:
-    match = registry.find_agency_for_area("Kab. Lumajang", "Tempe")
-    assert not match.served
+def test_unknown_kecamatan_goes_to_the_kabupatens_office(registry: StandardsRegistry) -> None:
+    # The kabupaten is served: an unlisted kecamatan (misspelt, a village, "lainnya") does not
+    # make the place unserved; the kabupaten's office takes it.
+    match = registry.find_agency_for_area("Kab Lumajang", "Tempe")
+    assert match.status == "served"
     assert match.how == "same_kabupaten"
     assert match.agency is not None
     assert match.agency.code == "dinsosp3a-lumajang"
@@ -270,8 +272,10 @@ def test_category_limits_the_offices(registry: StandardsRegistry) -> None:
 
 
 def test_nothing_known(registry: StandardsRegistry) -> None:
-    match = registry.find_agency_for_area("Kota Jayapura")
+    # A name neither an office nor the gazetteer knows, with no pin: nothing to suggest.
+    match = registry.find_agency_for_area("Kota Atlantis")
     assert (match.served, match.agency, match.how) == (False, None, "none")
+    assert match.status == "no_office"
 
 
 # -- refusals -------------------------------------------------------------------------------

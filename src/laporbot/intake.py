@@ -16,6 +16,7 @@ up and writes.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,7 +55,13 @@ from laporbot.flows.session import ExpiryResume, NudgeResume
 from laporbot.messages import Channel, InboundMessage, OutboundMessage
 from laporbot.reminders.service import ReminderService
 from laporbot.settings import Settings
-from laporbot.standards import Agency, ServiceStandard, StandardsRegistry, load_registry
+from laporbot.standards import (
+    Agency,
+    AreaMatch,
+    ServiceStandard,
+    StandardsRegistry,
+    load_registry,
+)
 
 CaseHook = Callable[[AsyncSession, Case, datetime], Awaitable[None]]
 ComplaintHook = Callable[[AsyncSession, Complaint, datetime], Awaitable[None]]
@@ -84,6 +91,11 @@ class Intake:
     reminders: ReminderService | None = None
     case_hooks: list[CaseHook] = field(default_factory=list)
     complaint_hooks: list[ComplaintHook] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.flows.places is None:
+            # The location step checks kecamatan against the offices' lists.
+            self.flows = dataclasses.replace(self.flows, places=self.registry)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Intake:
@@ -267,23 +279,27 @@ class Intake:
         kecamatan: str | None,
         lat: float | None = None,
         lon: float | None = None,
-    ) -> tuple[Agency | None, bool]:
-        """The office serving a place (served), else the nearest one with a standard for the
-        category: same province when the citizen named it ("Kota Surabaya, Jawa Timur"), else
-        nearest to a shared pin. For a category no office serves, any office (it refers)."""
+    ) -> AreaMatch:
+        """The office serving a place and category, else the one to send the report to (see
+        `StandardsRegistry.find_agency_for_area`); a pin with no place named: the nearest."""
         kabupaten, province = split_place(place)
-        for wanted in (category, None):
-            if kabupaten:
+        if kabupaten:
+            match = self.registry.find_agency_for_area(
+                kabupaten, kecamatan, category=category, province=province, lat=lat, lon=lon
+            )
+            if match.agency is None and category is not None:
+                # No office anywhere has this category: the one for the place takes it and
+                # refers it.
                 match = self.registry.find_agency_for_area(
-                    kabupaten, kecamatan, category=wanted, province=province, lat=lat, lon=lon
+                    kabupaten, kecamatan, province=province, lat=lat, lon=lon
                 )
-                if match.agency is not None:
-                    return match.agency, match.served
-            elif lat is not None and lon is not None:
+            return match
+        if lat is not None and lon is not None:
+            for wanted in (category, None):
                 nearest = self.registry.nearest_agency(lat, lon, wanted)
                 if nearest is not None:
-                    return nearest[0], False
-        return None, False
+                    return AreaMatch("area_unserved", nearest[0], "nearest", nearest[1])
+        return AreaMatch("no_office", None, "none")
 
     async def _ensure_agency(self, db: AsyncSession, agency: Agency) -> None:
         await agency_rows.sync_agencies(db, [(agency.code, agency.name, agency.time_zone)])
@@ -295,15 +311,18 @@ class Intake:
         if not action.consent:
             return {"status": "no_consent"}
         place = action.location
-        agency, served = self._agency_for(
+        match = self._agency_for(
             action.category,
             place.get("kabupaten"),
             place.get("kecamatan"),
             place.get("latitude"),
             place.get("longitude"),
         )
+        agency = match.agency
         if agency is None:
             return {"status": "no_office"}
+        # "local": the area's office, with no office having the category, takes it and refers.
+        served = match.served or match.how == "local"
         standard = _standard_for(self.registry, agency, action.category)
         kabupaten, province = split_place(place.get("kabupaten"))
         await self._ensure_agency(db, agency)
@@ -349,8 +368,11 @@ class Intake:
             await self.reminders.on_case_opened(db, case, now, acknowledged=True)
         for hook in self.case_hooks:
             await hook(db, case, now)
-        return {
-            "status": "opened" if served else "unserved",
+        outcome: dict[str, Any] = {"status": "opened" if served else "unserved"}
+        if match.status == "category_unserved" and match.local is not None and not served:
+            # The area's own office serves the place, not this kind of report: say so.
+            outcome = {"status": "category_unserved", "local_name": _office_name(match.local)}
+        return outcome | {
             "number": case.number,
             "agency_name": _office_name(agency),
             "standard_title": standard.title,
@@ -379,7 +401,7 @@ class Intake:
                 return {"status": "unknown_case", "number": number}
             agency = self.registry.agency(case.agency_code)
         if agency is None and action.about_area:
-            agency, _ = self._agency_for(None, action.about_area, None)
+            agency = self._agency_for(None, action.about_area, None).agency
         if agency is None:
             return {"status": "no_office"}
         await self._ensure_agency(db, agency)

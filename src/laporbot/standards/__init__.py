@@ -6,6 +6,16 @@ Import from here: `load_registry(path)` gives a `StandardsRegistry` of `Agency` 
 
 from __future__ import annotations
 
+from laporbot.standards.gazetteer import (
+    Gazetteer,
+    KabKota,
+    PlaceName,
+    Province,
+    distance_km,
+    load_gazetteer,
+    place_name,
+    shipped_gazetteer,
+)
 from laporbot.standards.loader import check_file, files_in, load_file
 from laporbot.standards.models import (
     DEFAULT_COMPLAINT_RESPONSE,
@@ -22,11 +32,8 @@ from laporbot.standards.models import (
 )
 from laporbot.standards.registry import (
     AreaMatch,
-    PlaceName,
     StandardsRegistry,
-    distance_km,
     load_registry,
-    place_name,
 )
 
 __all__ = [
@@ -35,11 +42,14 @@ __all__ = [
     "AreaMatch",
     "ComplaintChannel",
     "Contacts",
+    "Gazetteer",
     "GeoPoint",
     "Jurisdiction",
+    "KabKota",
     "OfficeHoursSpec",
     "PlaceName",
     "ProcedureTrack",
+    "Province",
     "ReportCategory",
     "ServedArea",
     "ServiceStandard",
@@ -48,6 +58,8 @@ __all__ = [
     "distance_km",
     "files_in",
     "load_file",
+    "load_gazetteer",
     "load_registry",
     "place_name",
+    "shipped_gazetteer",
 ]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-import re
+import difflib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -11,85 +10,55 @@ from typing import Literal
 
 from laporbot.deadlines import due_time
 from laporbot.errors import NotFound, StandardsError
+from laporbot.standards.gazetteer import (
+    Gazetteer,
+    distance_km,
+    place_name,
+    shipped_gazetteer,
+)
 from laporbot.standards.loader import display_name, load_files
 from laporbot.standards.models import Agency, ReportCategory, ServiceStandard
 from laporbot.workcalendar import WorkCalendar
 
-_EARTH_RADIUS_KM = 6371.0088
-
-# Prefixes people write before a regency or city name; "Kab. Bintan", "Kabupaten Bintan" and
-# "bintan" are one place, while "Kota Serang" and "Kab. Serang" are two.
-_PREFIXES = (
-    ("kota administrasi", "kota"),
-    ("kabupaten", "kab"),
-    ("kab.", "kab"),
-    ("kab", "kab"),
-    ("kota", "kota"),
-    ("provinsi", "prov"),
-    ("prov.", "prov"),
-    ("prov", "prov"),
-    ("kecamatan", "kec"),
-    ("kec.", "kec"),
-    ("kec", "kec"),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class PlaceName:
-    """A place name reduced for comparison: kind ("kab", "kota", ... or None) and plain name."""
-
-    kind: str | None
-    name: str
-
-    def matches(self, other: PlaceName) -> bool:
-        """Same name, and kinds agree where both are written."""
-        if self.name != other.name:
-            return False
-        return self.kind is None or other.kind is None or self.kind == other.kind
-
-
-def place_name(text: str) -> PlaceName:
-    """Normalize a place name: case, spacing, punctuation and Kab./Kabupaten/Kota prefixes."""
-    words = " ".join(text.lower().replace("-", " ").split())
-    kind: str | None = None
-    for prefix, prefix_kind in _PREFIXES:
-        if words == prefix.rstrip("."):
-            break
-        if words.startswith(prefix + " ") or (prefix.endswith(".") and words.startswith(prefix)):
-            kind = prefix_kind
-            words = words[len(prefix) :]
-            break
-    plain = re.sub(r"[^0-9a-z ]+", "", words)
-    return PlaceName(kind, " ".join(plain.split()))
-
-
-def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance between two WGS84 points, in kilometres (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * _EARTH_RADIUS_KM * math.asin(math.sqrt(h))
+AreaStatus = Literal["served", "area_unserved", "category_unserved", "no_office"]
 
 
 @dataclass(frozen=True, slots=True)
 class AreaMatch:
-    """Which office answers for an area.
+    """Which office answers for a place, and why.
 
-    `served` is True when the office's own area list covers it; otherwise `agency` is the
-    suggested office (`how` says why: the kabupaten's office, whose kecamatan list lacks the
-    one given; an office of the same province; the nearest by distance) or None.
+    `status`:
+    - `served`: `agency` lists the place (an unlisted kecamatan of a kabupaten it lists still
+      counts: `how` is then "same_kabupaten") and has a standard for the category.
+    - `category_unserved`: `local` serves the place but has no standard for the category;
+      `agency` is the office suggested instead (nearest that has one), or `local` itself when
+      no office has one (it takes the report and refers it).
+    - `area_unserved`: no office lists the place; `agency` is the suggested office.
+    - `no_office`: nothing to suggest (`agency` is None).
+
+    `how` says how `agency` was chosen: "served", "same_kabupaten", "same_province" (an office
+    of the place's province: typed, or from the gazetteer), "nearest" (by distance from the
+    pin, or from the gazetteer's point of the place), "local" or "none". `province` is the
+    place's province when known.
     """
 
-    served: bool
+    status: AreaStatus
     agency: Agency | None
-    how: Literal["served", "same_kabupaten", "same_province", "nearest", "none"]
+    how: Literal["served", "same_kabupaten", "same_province", "nearest", "local", "none"]
     distance_km: float | None = None
+    local: Agency | None = None
+    province: str | None = None
+
+    @property
+    def served(self) -> bool:
+        """The office found serves the place and the category."""
+        return self.status == "served"
 
 
 class StandardsRegistry:
     """The agencies and standards loaded from a folder; lookups by code, category and area."""
 
-    def __init__(self, agencies: list[Agency]) -> None:
+    def __init__(self, agencies: list[Agency], gazetteer: Gazetteer | None = None) -> None:
         by_code: dict[str, Agency] = {}
         standards: dict[str, ServiceStandard] = {}
         for agency in agencies:
@@ -104,6 +73,7 @@ class StandardsRegistry:
                 standards[standard.code] = standard
         self._agencies = by_code
         self._standards = standards
+        self.gazetteer = gazetteer if gazetteer is not None else shipped_gazetteer()
 
     @property
     def agencies(self) -> tuple[Agency, ...]:
@@ -173,59 +143,102 @@ class StandardsRegistry:
         lon: float | None = None,
         category: ReportCategory | str | None = None,
     ) -> AreaMatch:
-        """The office serving a kabupaten/kota (and kecamatan), or the nearest one that could help.
+        """The office serving a kabupaten/kota (and kecamatan), or the one to suggest.
 
         Among offices whose area list covers the place, the most local wins (a kabupaten's own
-        office before its province's). An office listing kecamatan covers only those; one that
-        lists none covers the whole kabupaten/kota. For an unserved place, the suggestion is an
-        office of the same `province` if given, else the nearest to (`lat`, `lon`) if given.
-        With `category`, only offices having a standard for it are considered.
+        office before its province's). An office listing kecamatan covers those first; a
+        kecamatan it does not list (misspelt, a village, "other") still goes to it. With
+        `category`, an office covering the place but lacking a standard for it gives
+        `category_unserved`. Suggestions are offices having the category: of the place's
+        province first (typed, else from the gazetteer; the provincial office before the
+        nearest), else the nearest to the pin (`lat`, `lon`) or to the gazetteer's point.
         """
         kab = place_name(kabupaten)
         kec = place_name(kecamatan) if kecamatan else None
-        candidates: list[tuple[int, Agency]] = []
-        same_kabupaten: Agency | None = None
+        covering: list[tuple[int, Agency]] = []
         for agency in self._agencies.values():
-            if not self._offers(agency, category):
-                continue
             for area in agency.areas:
                 if not place_name(area.kabupaten).matches(kab):
                     continue
-                if (
-                    area.kecamatan
-                    and kec is not None
-                    and not any(place_name(k).matches(kec) for k in area.kecamatan)
-                ):
-                    # Most likely a misspelt kecamatan or a village named instead: the
-                    # kabupaten's own office is still the one to suggest.
-                    same_kabupaten = same_kabupaten or agency
-                    continue
+                listed = not area.kecamatan or (
+                    kec is not None and any(place_name(k).matches(kec) for k in area.kecamatan)
+                )
                 rank = 0 if agency.jurisdiction.level != "provinsi" else 1
-                candidates.append((rank, agency))
+                covering.append((rank if listed or kec is None else rank + 2, agency))
                 break
-        if candidates:
-            candidates.sort(key=lambda item: item[0])
-            return AreaMatch(True, candidates[0][1], "served")
-        if same_kabupaten is not None:
-            return AreaMatch(False, same_kabupaten, "same_kabupaten")
+        covering.sort(key=lambda item: item[0])
+        offering = [(rank, a) for rank, a in covering if self._offers(a, category)]
+        gazetteer_province = self.gazetteer.province_of(kabupaten, province)
+        if gazetteer_province is None and self.gazetteer.province(kabupaten) is not None:
+            gazetteer_province = kabupaten  # a lone province name ("Riau")
+        where = gazetteer_province or province
+        if offering:
+            rank, agency = offering[0]
+            how: Literal["served", "same_kabupaten"] = "served" if rank < 2 else "same_kabupaten"
+            return AreaMatch("served", agency, how, province=where)
+        point = (lat, lon) if lat is not None and lon is not None else None
+        if point is None:
+            point = self.gazetteer.point_of(kabupaten, province)
+        local = covering[0][1] if covering else None
+        suggestion = self._suggest(category, where, point, exclude=local)
+        if local is not None:
+            if suggestion is None:
+                return AreaMatch("category_unserved", local, "local", local=local, province=where)
+            agency, found_how, km = suggestion
+            return AreaMatch("category_unserved", agency, found_how, km, local, where)
+        if suggestion is None:
+            return AreaMatch("no_office", None, "none", province=where)
+        agency, found_how, km = suggestion
+        return AreaMatch("area_unserved", agency, found_how, km, province=where)
+
+    def _suggest(
+        self,
+        category: ReportCategory | str | None,
+        province: str | None,
+        point: tuple[float, float] | None,
+        exclude: Agency | None,
+    ) -> tuple[Agency, Literal["same_province", "nearest"], float | None] | None:
+        """The office to suggest for a place no office serves (for this category)."""
+        able = [
+            a for a in self._agencies.values() if a is not exclude and self._offers(a, category)
+        ]
+
+        def km(agency: Agency) -> float | None:
+            if point is None:
+                return None
+            return distance_km(point[0], point[1], agency.location.lat, agency.location.lon)
+
         if province is not None:
             wanted = place_name(province)
-            same = [
-                a
-                for a in self._agencies.values()
-                if self._offers(a, category) and place_name(a.jurisdiction.province).matches(wanted)
-            ]
+            same = [a for a in able if place_name(a.jurisdiction.province).matches(wanted)]
             if same:
-                # The provincial office first: it is the one that takes referrals from its
-                # whole province.
-                same.sort(key=lambda a: a.jurisdiction.level != "provinsi")
-                return AreaMatch(False, same[0], "same_province")
-        if lat is not None and lon is not None:
-            nearest = self.nearest_agency(lat, lon, category)
-            if nearest is not None:
-                agency, km = nearest
-                return AreaMatch(False, agency, "nearest", km)
-        return AreaMatch(False, None, "none")
+                # The provincial office first (it takes referrals from its whole province),
+                # then the nearest.
+                same.sort(key=lambda a: (a.jurisdiction.level != "provinsi", km(a) or 0.0))
+                return same[0], "same_province", km(same[0])
+        if point is not None and able:
+            nearest = min(able, key=lambda a: km(a) or 0.0)
+            return nearest, "nearest", km(nearest)
+        return None
+
+    def kecamatan_listed(self, kabupaten: str, kecamatan: str) -> str | None:
+        """The listed spelling of `kecamatan` in `kabupaten` ("pasrujambe" -> "Pasrujambe")."""
+        wanted = place_name(kecamatan)
+        for name in self.kecamatan_names(kabupaten):
+            if place_name(name).matches(wanted):
+                return name
+        return None
+
+    def kecamatan_suggestions(self, kabupaten: str, kecamatan: str, limit: int = 3) -> list[str]:
+        """The listed kecamatan of `kabupaten` closest in spelling to `kecamatan` (best first);
+        empty when it is listed or the kabupaten lists none."""
+        names = self.kecamatan_names(kabupaten)
+        wanted = place_name(kecamatan)
+        if not names or any(place_name(n).matches(wanted) for n in names):
+            return []
+        reduced = {place_name(n).name: n for n in names}
+        close = difflib.get_close_matches(wanted.name, list(reduced), n=limit, cutoff=0.6)
+        return [reduced[c] for c in close]
 
     def kabupaten_names(self, category: ReportCategory | str | None = None) -> list[str]:
         """Every kabupaten/kota some office serves, as the files write them (for menus)."""

@@ -4,17 +4,24 @@ A pin gives the exact place; the kabupaten/kota and kecamatan are still asked, b
 choose the office (offices list the areas they serve, not polygons). Typed: kabupaten/kota,
 kecamatan, then the address or a landmark. The answer is one dict:
 `{latitude, longitude, kabupaten, kecamatan, address}` (missing parts absent).
+
+A kecamatan its kabupaten's office does not list (the list is in the office's standards file,
+read through `Context.places`) is not taken as is: the closest listed spellings are offered as
+buttons, with "Lainnya / Other" to keep what was typed (the kabupaten's office still takes it).
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+from laporbot.flows.matching import match_option
 from laporbot.flows.schema import Context, Step, Transition, register
-from laporbot.messages import InboundMessage
+from laporbot.messages import Button, InboundMessage
 
 _PLACE_MAX = 100
 _ADDRESS_MAX = 500
+_OTHER = "kec:other"  # button id of "Lainnya / Other" (keep the kecamatan as typed)
+_PICK = "kec:"  # button ids of the suggested kecamatan: kec:0, kec:1, ...
 
 
 def _typed(message: InboundMessage, longest: int) -> str | None:
@@ -35,6 +42,8 @@ class LocationStep(Step):
     ask_kecamatan: str
     ask_address: str
     reask: str = "common.reask.location"
+    pick_kecamatan: str = "common.pick_kecamatan"
+    kecamatan_other: str = "common.kecamatan_other"
 
     def message_ids(self) -> list[str]:
         return [
@@ -44,6 +53,8 @@ class LocationStep(Step):
             self.ask_kecamatan,
             self.ask_address,
             self.reask,
+            self.pick_kecamatan,
+            self.kecamatan_other,
             "common.location_pin",
         ]
 
@@ -65,6 +76,13 @@ class LocationStep(Step):
                 return Transition(wait=True, reask=self.reask)
             place["kabupaten"] = kabupaten
             return self._ask(ctx, place, "kecamatan", self.ask_kecamatan)
+        if asking == "kecamatan_pick":
+            picked = self._picked(ctx, message)
+            if picked is not None:
+                if picked != _OTHER:
+                    place["kecamatan"] = picked
+                return self._after_kecamatan(ctx, place)
+            asking = "kecamatan"  # typed again: checked like the first answer
         longest = _ADDRESS_MAX if asking == "address" else _PLACE_MAX
         answer = _typed(message, longest)
         if answer is None:
@@ -72,10 +90,53 @@ class LocationStep(Step):
         place[asking] = answer
         if asking == "kabupaten":
             return self._ask(ctx, place, "kecamatan", self.ask_kecamatan)
-        if asking == "kecamatan" and "latitude" not in place:
+        if asking == "kecamatan":
+            offer = self._offer_kecamatan(ctx, place)
+            if offer is not None:
+                return offer
+            return self._after_kecamatan(ctx, place)
+        ctx.phase.clear()
+        return Transition(value=place)
+
+    def _after_kecamatan(self, ctx: Context, place: dict[str, Any]) -> Transition:
+        if "latitude" not in place:
             return self._ask(ctx, place, "address", self.ask_address)
         ctx.phase.clear()
         return Transition(value=place)
+
+    def _offer_kecamatan(self, ctx: Context, place: dict[str, Any]) -> Transition | None:
+        """None when the kecamatan is listed (its listed spelling kept) or nothing is listed;
+        else the closest listed spellings as buttons, with "Lainnya / Other"."""
+        kabupaten = str(place.get("kabupaten", "")).split(",")[0].strip()
+        typed = str(place.get("kecamatan", ""))
+        if ctx.places is None or not kabupaten or not ctx.places.kecamatan_names(kabupaten):
+            return None
+        listed = ctx.places.kecamatan_listed(kabupaten, typed)
+        if listed is not None:
+            place["kecamatan"] = listed
+            return None
+        suggestions = ctx.places.kecamatan_suggestions(kabupaten, typed)
+        buttons = (
+            *(Button(f"{_PICK}{i}", name) for i, name in enumerate(suggestions)),
+            Button(_OTHER, ctx.text(self.kecamatan_other)),
+        )
+        ctx.phase["place"] = place
+        ctx.phase["asking"] = "kecamatan_pick"
+        ctx.phase["suggested"] = suggestions
+        send = ctx.send(self.pick_kecamatan, buttons, kecamatan=typed, kabupaten=kabupaten)
+        return Transition(effects=(send,), wait=True)
+
+    def _picked(self, ctx: Context, message: InboundMessage) -> str | None:
+        """The suggested kecamatan the citizen chose, `_OTHER`, or None (something else)."""
+        suggested: list[str] = list(ctx.phase.get("suggested", []))
+        options = [(f"{_PICK}{i}", [name]) for i, name in enumerate(suggested)]
+        options.append((_OTHER, ctx.labels(self.kecamatan_other)))
+        chosen = message.choice if message.choice in {o[0] for o in options} else None
+        if chosen is None and message.kind in ("text", "choice") and message.text:
+            chosen = match_option(message.text, options)
+        if chosen is None or chosen == _OTHER:
+            return chosen
+        return suggested[int(chosen.removeprefix(_PICK))]
 
     def _ask(self, ctx: Context, place: dict[str, Any], part: str, msgid: str) -> Transition:
         ctx.phase["place"] = place
@@ -90,6 +151,11 @@ class LocationStep(Step):
             "kecamatan": self.ask_kecamatan,
             "address": self.ask_address,
         }
+        if asking == "kecamatan_pick":
+            offer = self._offer_kecamatan(ctx, dict(ctx.phase.get("place", {})))
+            if offer is not None:
+                return offer
+            asking = "kecamatan"
         if asking in prompts:
             return Transition(effects=(ctx.send(prompts[asking]),), wait=True)
         return self.enter(ctx)
