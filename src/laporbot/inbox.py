@@ -57,6 +57,9 @@ UNCONFIGURED_RETRY = timedelta(minutes=10)
 MAX_ERROR_CHARS = 2000
 
 InboundHandler = Callable[[AsyncSession, InboundMessage, datetime], Awaitable[object]]
+#: Records an update that carries no message (a delivery status) in the processing
+#: transaction; True when it recorded something (the update is then `done`, not `ignored`).
+StatusHook = Callable[[AsyncSession, RawUpdate, datetime], Awaitable[bool]]
 
 
 class Translator(Protocol):
@@ -89,6 +92,7 @@ class InboxProcessor:
         worker: str | None = None,
         on_processed: Callable[[], None] | None = None,
         poll_interval: float = 1.0,
+        status_hooks: Mapping[str, StatusHook] | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -98,6 +102,7 @@ class InboxProcessor:
         self._lease = lease
         self.worker = worker or f"inbox-{uuid.uuid4().hex[:12]}"
         self._on_processed = on_processed
+        self._status_hooks = dict(status_hooks or {})
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -236,6 +241,17 @@ class InboxProcessor:
             return "later"
         if not messages:
             now = self._clock.now()
+            hook = self._status_hooks.get(item.channel)
+            if hook is not None:
+                try:
+                    async with session.begin_nested():
+                        recorded = await hook(session, raw, now)
+                except Exception as exc:
+                    log.exception("inbox %s: recording a delivery status failed", item.id)
+                    await self._retry_or_fail(session, item, _short(exc), None)
+                    return "later"
+                if recorded:
+                    return "done"  # delivery news recorded on the outbox
             await inbox_repo.mark_ignored(session, item.id, now, "no message for laporbot")
             return "finished"
         chats = {(m.channel, m.chat_id) for m in messages}

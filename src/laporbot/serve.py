@@ -46,7 +46,7 @@ from laporbot.db import agencies as agency_rows
 from laporbot.db import migrate
 from laporbot.db.engine import create_engine, make_sessionmaker
 from laporbot.i18n import Translator
-from laporbot.inbox import InboxProcessor
+from laporbot.inbox import InboxProcessor, StatusHook
 from laporbot.intake import Intake
 from laporbot.messages import Channel, InboundMessage, OutboundMessage
 from laporbot.officers import OfficerDesk
@@ -246,6 +246,7 @@ class Service:
             self._handle_inbound,
             worker=f"{self.worker}-inbox",
             on_processed=self.dispatcher.wake,
+            status_hooks=self._status_hooks(whatsapp),
         )
         await self._start_http(whatsapp)
         self._spawn(self.inbox.run(), "inbox")
@@ -346,6 +347,14 @@ class Service:
             prepare=make_prepare_outbound(settings),
             fallback=make_window_fallback(settings),
         )
+
+    def _status_hooks(self, whatsapp: ChannelSender | None) -> dict[str, StatusHook]:
+        """Delivery news the inbox records on the outbox: WhatsApp's `failed` statuses."""
+        if whatsapp is None:
+            return {}
+        from laporbot.channels.whatsapp import make_status_hook
+
+        return {"whatsapp": make_status_hook(self.settings)}
 
     async def _start_http(self, whatsapp: ChannelSender | None) -> None:
         telegram_secret: str | None = None

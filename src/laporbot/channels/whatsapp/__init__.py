@@ -18,10 +18,10 @@ from datetime import datetime
 from pathlib import Path
 
 from babel.messages.pofile import read_po
-from sqlalchemy import or_, select
+from sqlalchemy import String, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from laporbot.channels.base import PermanentSendError
+from laporbot.channels.base import PermanentSendError, RawUpdate
 from laporbot.channels.whatsapp.adapter import (
     GraphError,
     OutsideWindow,
@@ -40,6 +40,7 @@ from laporbot.channels.whatsapp.webhook import (
 from laporbot.channels.whatsapp.window import WINDOW, as_template, choose_message, window_open
 from laporbot.clock import Clock
 from laporbot.errors import CatalogError, ConfigError
+from laporbot.inbox import StatusHook
 from laporbot.messages import OutboundMessage
 from laporbot.settings import Settings
 
@@ -58,6 +59,7 @@ __all__ = [
     "classify",
     "delivery_status",
     "make_prepare_outbound",
+    "make_status_hook",
     "make_whatsapp_adapter",
     "make_window_fallback",
     "recipient_field",
@@ -154,3 +156,48 @@ def make_window_fallback(
         return as_template(message, settings)
 
     return fallback
+
+
+def make_status_hook(settings: Settings) -> StatusHook:
+    """The inbox's hook for WhatsApp status callbacks: a `failed` status is recorded on the
+    outbox row that sent that `wamid` (failed, with Meta's code and reason), and a 131047
+    (outside the 24-hour window) queues the message once more as the follow-up template.
+    Returns whether something was recorded; `sent`, `delivered` and `read` are not (the outbox
+    keeps no delivery time), nor is news of a message we do not know."""
+    from laporbot.db import outbox as outbox_repo
+    from laporbot.db.models import OutboxMessage
+
+    async def on_status(session: AsyncSession, update: RawUpdate, now: datetime) -> bool:
+        status = delivery_status(update)
+        if status is None or status.state != "failed":
+            return False
+        # The ids are stored as a JSON list of strings: match the quoted id in its text.
+        stmt = select(OutboxMessage).where(
+            OutboxMessage.channel == "whatsapp",
+            cast(OutboxMessage.platform_message_ids, String).like(f'%"{status.message_id}"%'),
+        )
+        # The row's chat is the phone number or the scoped user id, whichever it was sent to;
+        # a status names both when Meta knows both.
+        named = update.payload.get("status") or {}
+        chats = {named.get("recipient_id"), named.get("recipient_user_id"), status.recipient}
+        chats = {chat for chat in chats if isinstance(chat, str)}
+        if chats:
+            stmt = stmt.where(OutboxMessage.chat_id.in_(sorted(chats)))
+        row = (await session.scalars(stmt.limit(1))).one_or_none()
+        if row is None:
+            return False
+        reason = f"whatsapp {status.error_code}: {status.error_reason or 'failed'} (status)"
+        message = outbox_repo.from_payload(row.payload)
+        if status.error_code == 131047 and not message.template:
+            again = await outbox_repo.enqueue(
+                session,
+                as_template(message, settings),
+                now,
+                dedup_key=f"whatsapp-window:{row.id}",
+                case_id=row.case_id,
+            )
+            reason += f"; sent again as {settings.whatsapp_followup_template} (outbox {again.id})"
+        await outbox_repo.mark_failed(session, row.id, reason)
+        return True
+
+    return on_status
