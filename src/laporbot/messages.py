@@ -10,7 +10,9 @@ from datetime import datetime
 from typing import Literal
 
 Channel = Literal["telegram", "whatsapp", "web", "terminal"]
-InboundKind = Literal["text", "choice", "location", "photo", "command"]
+#: "unsupported": something a person sent that no step can read (a sticker, a voice note, a
+#: video, a file, a contact card); the conversation answers it with a friendly re-ask.
+InboundKind = Literal["text", "choice", "location", "photo", "command", "unsupported"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,7 @@ class InboundMessage:
     language_hint: str | None = None  # the platform's idea of the user's language
     is_group: bool = False
     reply_to: str | None = None  # platform message id this one replies to
+    content: str | None = None  # what an "unsupported" message was ("sticker", "voice", ...)
 
 
 @dataclass(frozen=True, slots=True)

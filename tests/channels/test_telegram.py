@@ -175,7 +175,7 @@ async def test_group_command_and_callback_answer(
         await adapter.answer_callback(raws[1])  # a query is answered once
 
 
-async def test_unknown_update_types_translate_to_nothing(
+async def test_unknown_update_types_translate_to_nothing_and_a_sticker_to_unsupported(
     adapter: TelegramAdapter, api: BotApiEmulator
 ) -> None:
     chat = api.add_user()
@@ -200,9 +200,22 @@ async def test_unknown_update_types_translate_to_nothing(
         "is_animated": False,
         "is_video": False,
     }
-    raws = await poll_updates(adapter, 4)
-    assert [adapter.translate(raw) for raw in raws] == [[], [adapter.translate(raws[1])[0]], [], []]
-    assert adapter.translate(raws[1])[0].text == "typo"
+    # Someone joined a group: a service message nobody wrote, so nothing to answer.
+    api.send_text(chat, "x")
+    api._updates[-1]["message"].pop("text")
+    api._updates[-1]["message"]["new_chat_members"] = [api.bot_user]
+    raws = await poll_updates(adapter, 5)
+    translated = [adapter.translate(raw) for raw in raws]
+    assert [[m.kind for m in messages] for messages in translated] == [
+        [],
+        ["text"],
+        [],
+        ["unsupported"],
+        [],
+    ]
+    assert translated[1][0].text == "typo"
+    sticker = translated[3][0]
+    assert (sticker.content, sticker.text, sticker.chat_id) == ("sticker", None, str(chat))
 
 
 async def test_malformed_updates_are_bad_requests(adapter: TelegramAdapter) -> None:
@@ -661,7 +674,7 @@ async def test_both_backends_translate_every_shape_alike(api: BotApiEmulator) ->
             ["choice"],
             ["choice"],
             [],
-            [],
+            ["unsupported"],  # a contact card
             [],
             [],
         ]

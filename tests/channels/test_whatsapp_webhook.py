@@ -274,12 +274,49 @@ def test_delivery_status_of_a_message_is_none(hooks: WebhookBuilder) -> None:
     assert delivery_status(one(hooks.text(PHONE_ONLY, "halo"))) is None
 
 
-def test_unused_types_translate_to_nothing(hooks: WebhookBuilder) -> None:
+@pytest.mark.parametrize(
+    ("kind", "content"),
+    [
+        ("sticker", {"id": "123", "mime_type": "image/webp", "animated": False}),
+        ("audio", {"id": "124", "mime_type": "audio/ogg; codecs=opus", "voice": True}),
+        ("video", {"id": "125", "mime_type": "video/mp4"}),
+        ("document", {"id": "126", "mime_type": "application/pdf", "filename": "ktp.pdf"}),
+        ("contacts", [{"name": {"formatted_name": "Budi"}, "phones": [{"phone": "+62811"}]}]),
+        ("unsupported", None),
+    ],
+)
+@pytest.mark.parametrize("user", [PHONE_ONLY, BSUID_ONLY])
+def test_unreadable_content_is_unsupported(
+    hooks: WebhookBuilder, user: WaUser, kind: str, content: object
+) -> None:
+    body = hooks.text(user, "x")
+    message = body["entry"][0]["changes"][0]["value"]["messages"][0]
+    del message["text"]
+    message["type"] = kind
+    if content is not None:
+        message[kind] = content
+    else:
+        message["errors"] = [{"code": 131051, "title": "Message type unknown"}]
+    [inbound] = translate(one(body))
+    assert (inbound.kind, inbound.content, inbound.text) == ("unsupported", kind, None)
+    assert inbound.chat_id == (user.wa_id or user.user_id)
+
+
+@pytest.mark.parametrize(
+    ("kind", "content"),
+    [
+        ("reaction", {"message_id": "wamid.OUT1", "emoji": "\U0001f44d"}),
+        ("system", {"body": "Nomor telepon berubah", "type": "user_changed_number"}),
+    ],
+)
+def test_reactions_and_system_notices_translate_to_nothing(
+    hooks: WebhookBuilder, kind: str, content: dict[str, str]
+) -> None:
     body = hooks.text(PHONE_ONLY, "x")
     message = body["entry"][0]["changes"][0]["value"]["messages"][0]
     del message["text"]
-    message["type"] = "sticker"
-    message["sticker"] = {"id": "123", "mime_type": "image/webp", "animated": False}
+    message["type"] = kind
+    message[kind] = content
     assert translate(one(body)) == []
 
 

@@ -21,6 +21,7 @@ from laporbot.flows import (
     load_flows,
     step,
 )
+from laporbot.flows.engine import OFFICER, RESTART
 from laporbot.flows.steps.phone import normalize_phone
 from laporbot.i18n import Translator
 from laporbot.messages import InboundMessage
@@ -120,3 +121,47 @@ def test_a_loop_without_a_wait_is_refused_at_load(tmp_path: Path) -> None:
 )
 def test_phone_numbers(typed: str, expected: str | None) -> None:
     assert normalize_phone(typed) == expected
+
+
+def sticker(at: datetime = NOW) -> MessageResume:
+    return MessageResume(InboundMessage("web", "s", "u", "c", "unsupported", at, content="sticker"))
+
+
+def test_unreadable_content_is_re_asked_without_a_strike(flows: Flows) -> None:
+    session, _ = step(flows, None, text("halo", hint="id"), NOW)
+    session, _ = step(flows, session, text("1"), NOW)  # report: which category?
+    assert session is not None
+    question = (session.flow, session.step)
+    unread = "Maaf, jenis pesan ini"
+    # Two wrong answers, then stickers: each sticker gets the notice and the question again,
+    # with its buttons, and counts for nothing.
+    session, _ = step(flows, session, text("zzz"), NOW)
+    session, _ = step(flows, session, text("qqq"), NOW)
+    for _ in range(3):
+        session, effects = step(flows, session, sticker(), NOW)
+        assert session is not None
+        assert (session.flow, session.step) == question
+        assert isinstance(effects[0], Send)
+        assert effects[0].text.startswith(unread)
+        assert isinstance(effects[-1], Send)
+        assert effects[-1].buttons
+        assert not any(
+            "restart" in [b.id for b in e.buttons] for e in effects if isinstance(e, Send)
+        )
+    # The third WRONG answer is what offers a restart or an officer.
+    session, effects = step(flows, session, text("www"), NOW)
+    ids = [b.id for e in effects if isinstance(e, Send) for b in e.buttons]
+    assert ids == [RESTART, OFFICER]
+    assert session is not None
+    assert session.state.get("offer") is True
+
+
+def test_unreadable_content_first_is_told_then_the_menu(flows: Flows) -> None:
+    session, effects = step(flows, None, sticker(), NOW, locale="en")
+    assert session is not None
+    assert (session.flow, session.step, session.locale) == ("main", "menu", "en")
+    assert [type(e) for e in effects[:2]] == [Send, Send]
+    assert isinstance(effects[0], Send)
+    assert effects[0].text.startswith("Sorry, we cannot read this kind of message")
+    assert isinstance(effects[1], Send)
+    assert effects[1].text.startswith("Hello")

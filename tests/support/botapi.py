@@ -384,6 +384,21 @@ class BotApiEmulator:
         message["location"] = {"latitude": latitude, "longitude": longitude}
         return self.add_update({"message": message})
 
+    def send_sticker(self, chat_id: int, *, user_id: int | None = None) -> dict[str, Any]:
+        """The user sends a sticker (content no flow step can read); returns the update."""
+        message = self._user_message(chat_id, user_id, None)
+        message["sticker"] = {
+            "file_id": "CAACAgIAAxkBAAEBsticker",
+            "file_unique_id": "AgADsticker",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": "\U0001f44d",
+        }
+        return self.add_update({"message": message})
+
     def send_photo(
         self,
         chat_id: int,

@@ -63,12 +63,13 @@ def step(
         if not isinstance(resume, MessageResume):
             return session, []
         hint = locale or resume.message.language_hint
-        return start(flows, _language_word(flows, resume.message) or hint, now)
+        chosen = _language_word(flows, resume.message)
+        return _fresh(flows, chosen or hint, resume.message, now)
     if isinstance(resume, MessageResume) and _lapsed(session, now):
         # Idle past expiry and the sweep has not closed it yet: a fresh start, as after expiry.
         hint = locale or resume.message.language_hint
         chosen = _language_word(flows, resume.message)
-        return start(flows, chosen or hint, now)
+        return _fresh(flows, chosen or hint, resume.message, now)
     run = _Run(flows, session, now)
     if isinstance(resume, MessageResume):
         run.message(resume.message)
@@ -90,6 +91,17 @@ def step(
         run.effects.append(Send(run.text("common.expired")))
         run.end("expired")
     return run.finish()
+
+
+def _fresh(
+    flows: Flows, locale: str | None, message: InboundMessage, now: datetime
+) -> tuple[Session, list[Effect]]:
+    """`start`, told first that a message no step can read (a sticker) was not read."""
+    session, effects = start(flows, locale, now)
+    if message.kind == "unsupported":
+        notice = Send(flows.translator.text(session.locale, "common.unsupported"))
+        effects = [notice, *effects]
+    return session, effects
 
 
 def _lapsed(session: Session, now: datetime) -> bool:
@@ -246,6 +258,13 @@ class _Run:
         if len(text) > self.flows.limits.max_message_chars:
             limit = self.flows.limits.max_message_chars
             self.effects.append(Send(self.text("common.too_long", max=limit)))
+            return
+        if message.kind == "unsupported":
+            # A sticker or a voice note is no answer, so no strike: say what can be read and
+            # ask the question again.
+            self.effects.append(Send(self.text("common.unsupported")))
+            if not isinstance(self.current(), ActionStep):
+                self.reprompt()
             return
         language = _language_word(self.flows, message)
         if language is None and self.state.pop("choosing_language", False) and message.text:

@@ -64,6 +64,7 @@ ENGINE_MESSAGE_IDS = (
     "common.expired",
     "common.cancelled",
     "common.too_long",
+    "common.unsupported",
     "common.too_many_tries",
     "common.restart",
     "common.officer",

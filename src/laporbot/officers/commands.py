@@ -447,6 +447,8 @@ class OfficerDesk:
         )
         if state is None:
             return False
+        if inbound.kind == "unsupported":
+            return False  # a sticker is no answer; the question waits for one (the chat re-asks)
         if inbound.kind == "command" or not (inbound.text or "").strip():
             # The reporter moved on to something else: the question stays unanswered.
             await anonymous.end_state(turn.session, state, turn.now)

@@ -84,6 +84,7 @@ class ParsedMessage:
     location: Location | None = None
     photo_file_id: str | None = None
     reply_to: int | None = None
+    other: str | None = None  # the kind of content laporbot cannot read (see `other_content`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,31 @@ class ParsedCallback:
     chat_id: int | None  # None for a button on an inline-mode message: laporbot sends none
     chat_type: str | None
     message_id: int | None
+
+
+#: What a person may send that no flow step can read, as the `Message` field that carries it.
+#: Service messages (members joining, a pinned message, ...) are not here: nobody wrote them.
+OTHER_CONTENT = (
+    "sticker",
+    "voice",
+    "audio",
+    "video",
+    "video_note",
+    "animation",
+    "document",
+    "contact",
+    "poll",
+    "dice",
+    "game",
+    "story",
+    "paid_media",
+)
+
+
+def other_content(message: object) -> str | None:
+    """The first of `OTHER_CONTENT` that `message` (aiogram's or python-telegram-bot's
+    `Message`) carries, if any."""
+    return next((name for name in OTHER_CONTENT if getattr(message, name, None)), None)
 
 
 def largest_photo(sizes: list[tuple[str, int, int]]) -> str | None:
@@ -115,8 +141,9 @@ def _command_text(text: str) -> str:
 
 
 def inbound_from_message(update_id: int, message: ParsedMessage) -> list[InboundMessage]:
-    """A message as laporbot sees it: text, command, location or photo; anything else (sticker,
-    voice, contact) gives no message, since no flow step can use it."""
+    """A message as laporbot sees it: text, command, location or photo; content no step can
+    read (a sticker, a voice note, a file, a contact card) is "unsupported", for a friendly
+    re-ask; a service message (someone joined, a pin) gives nothing."""
     common: dict[str, Any] = {
         "channel": "telegram",
         "platform_id": str(update_id),
@@ -137,6 +164,8 @@ def inbound_from_message(update_id: int, message: ParsedMessage) -> list[Inbound
         if message.text.startswith("/") and len(message.text) > 1:
             return [InboundMessage(kind="command", text=_command_text(message.text), **common)]
         return [InboundMessage(kind="text", text=message.text, **common)]
+    if message.other is not None:
+        return [InboundMessage(kind="unsupported", content=message.other, **common)]
     return []
 
 

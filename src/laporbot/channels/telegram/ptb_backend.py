@@ -39,6 +39,7 @@ from laporbot.channels.telegram.common import (
     chat_id_value,
     is_not_modified,
     largest_photo,
+    other_content,
 )
 from laporbot.clock import Clock
 from laporbot.messages import Location
@@ -247,6 +248,7 @@ def _parsed_message(message: Message) -> ParsedMessage:
         location=location,
         photo_file_id=photo,
         reply_to=reply.message_id if reply is not None else None,
+        other=other_content(message),
     )
 
 

@@ -29,6 +29,10 @@ OBJECT = "whatsapp_business_account"
 #: Message types translated for the conversation engine; any other type (audio, sticker,
 #: reaction, system, unsupported, ...) is stored but translates to no message.
 USED_MESSAGE_TYPES = ("text", "interactive", "button", "location", "image")
+#: Message types a person sends that no step can read: answered with a friendly re-ask.
+#: ("unsupported" is Meta's own type for content the Cloud API cannot pass on.) Reactions,
+#: system notices and orders are not answers to anything and give no message.
+UNREAD_MESSAGE_TYPES = ("audio", "video", "sticker", "document", "contacts", "unsupported")
 
 DeliveryState = Literal["sent", "delivered", "read", "failed"]
 
@@ -205,7 +209,7 @@ def translate(update: RawUpdate) -> list[InboundMessage]:
     contact = payload.get("contact") or {}
     contact = _dict(contact, "contact")
     kind = message.get("type")
-    if kind not in USED_MESSAGE_TYPES:
+    if kind not in USED_MESSAGE_TYPES and kind not in UNREAD_MESSAGE_TYPES:
         return []
     sender = sender_of(message, contact)
     context = message.get("context")
@@ -218,6 +222,8 @@ def translate(update: RawUpdate) -> list[InboundMessage]:
         "received_at": _timestamp(message.get("timestamp"), "message"),
         "reply_to": reply_to if isinstance(reply_to, str) else None,
     }
+    if kind in UNREAD_MESSAGE_TYPES:
+        return [InboundMessage(kind="unsupported", content=str(kind), **base)]
     if kind == "text":
         text = _dict(message.get("text"), "message.text")
         body = text.get("body")
