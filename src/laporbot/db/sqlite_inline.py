@@ -25,7 +25,8 @@ from typing import Any
 
 import aiosqlite
 
-# Calls that may wait for a lock or the disk: kept on the worker thread.
+# Calls that may wait for a lock or the disk: kept on the worker thread (the connection's, not
+# a cursor's `close`).
 _THREADED_CALLS = frozenset({"commit", "rollback", "close", "executescript", "backup"})
 _WAITING_STATEMENTS = ("BEGIN", "COMMIT", "END", "ROLLBACK", "PRAGMA", "VACUUM")
 
@@ -42,7 +43,8 @@ class InlineConnection(aiosqlite.Connection):
 def _may_wait(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
     name = getattr(fn, "__name__", "")
     if name in _THREADED_CALLS:
-        return True
+        # A cursor's close only finalizes its statement: inline (it runs after every one).
+        return not isinstance(getattr(fn, "__self__", None), sqlite3.Cursor)
     if name in ("execute", "executemany") and args and isinstance(args[0], str):
         return args[0].lstrip()[:8].upper().startswith(_WAITING_STATEMENTS)
     return False
