@@ -29,7 +29,6 @@ from laporbot.db import agencies as agency_rows
 from laporbot.db import cases as case_rows
 from laporbot.db import complaints as complaint_rows
 from laporbot.db import contacts as contact_rows
-from laporbot.db import outbox
 from laporbot.db import sessions as session_rows
 from laporbot.db.models import Case, Complaint, Contact, ConversationSession
 from laporbot.db.numbers import COMPLAINT_PREFIX
@@ -53,6 +52,7 @@ from laporbot.flows import (
 from laporbot.flows.loader import load_from_settings
 from laporbot.flows.session import ExpiryResume, NudgeResume
 from laporbot.messages import Channel, InboundMessage, OutboundMessage
+from laporbot.reminders.queue import Queued, enqueue_many
 from laporbot.reminders.service import ReminderService
 from laporbot.settings import Settings
 from laporbot.standards import (
@@ -139,8 +139,7 @@ class Intake:
         final, messages = await self._apply(db, who, session, effects, now)
         await self._store(db, who, row, inbound.user_id, final, now)
         key = f"in:{inbound.channel}:{inbound.platform_id}"
-        for index, message in enumerate(messages):
-            await outbox.enqueue(db, message, now, dedup_key=f"{key}:{index}")
+        await _enqueue(db, messages, key, now)
         return messages
 
     async def handle_timeouts(self, db: AsyncSession, now: datetime) -> list[OutboundMessage]:
@@ -182,8 +181,7 @@ class Intake:
             session, effects = step(self.flows, _session_of(row), resume, now)
             final, messages = await self._apply(db, who, session, effects, now)
             await self._store(db, who, row, row.user_id, final, now)
-            for index, message in enumerate(messages):
-                await outbox.enqueue(db, message, now, dedup_key=f"{key}:{index}")
+            await _enqueue(db, messages, key, now)
             sent.extend(messages)
         return sent
 
@@ -466,6 +464,15 @@ class Intake:
             "due_at": case.due_at.isoformat() if case.due_at else None,
             "time_zone": agency.time_zone,
         }
+
+
+async def _enqueue(
+    db: AsyncSession, messages: list[OutboundMessage], key: str, now: datetime
+) -> None:
+    """Queue the replies of one turn, `key:<index>` as dedup keys (a replay queues nothing)."""
+    await enqueue_many(
+        db, [Queued(message, f"{key}:{index}") for index, message in enumerate(messages)], now
+    )
 
 
 def split_place(text: str | None) -> tuple[str | None, str | None]:

@@ -8,22 +8,33 @@ value back, and values of one series are handed out in commit order.
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from laporbot.db._sql import upsert_insert
+from laporbot.db._sql import dialect_insert, prebuilt
 from laporbot.db.models import NumberCounter
 
 CASE_PREFIX = "LPR"
 COMPLAINT_PREFIX = "ADU"
 
 
-async def next_value(session: AsyncSession, series: str) -> int:
-    """The next value of `series` (1 for a new series)."""
-    insert = upsert_insert(session, NumberCounter).values(name=series, value=1)
-    stmt = insert.on_conflict_do_update(
-        index_elements=[NumberCounter.name], set_={"value": NumberCounter.value + 1}
-    ).returning(NumberCounter.value)
-    value = (await session.execute(stmt)).scalar_one()
+def _bump_statement(dialect: str) -> Any:
+    insert = dialect_insert(dialect, NumberCounter.__table__).values(
+        name=bindparam("name"), value=bindparam("step")
+    )
+    counters = NumberCounter.__table__.c
+    return insert.on_conflict_do_update(
+        index_elements=[counters.name], set_={"value": counters.value + insert.excluded.value}
+    ).returning(counters.value)
+
+
+async def next_value(session: AsyncSession, series: str, step: int = 1) -> int:
+    """The next value of `series` (1 for a new series); with `step`, the last of the next
+    `step` values (the series moves on by `step`)."""
+    stmt = prebuilt(session, "numbers.bump", _bump_statement)
+    value = (await session.execute(stmt, {"name": series, "step": step})).scalar_one()
     return int(value)
 
 

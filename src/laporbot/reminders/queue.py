@@ -15,13 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from laporbot.db._sql import upsert_insert
-from laporbot.db.models import NumberCounter, OutboxMessage
+from laporbot.db._sql import prebuilt
+from laporbot.db.models import OutboxMessage
+from laporbot.db.numbers import next_value
 from laporbot.db.outbox import to_payload
 from laporbot.messages import OutboundMessage
 from laporbot.privacy import screen_group_messages
@@ -48,11 +49,7 @@ async def enqueue_many(session: AsyncSession, items: Sequence[Queued], now: date
         return 0
     keys = [item.dedup_key for item in items]
     queued = set(
-        (
-            await session.scalars(
-                select(OutboxMessage.dedup_key).where(OutboxMessage.dedup_key.in_(keys))
-            )
-        ).all()
+        (await session.scalars(prebuilt(session, "outbox.queued", _queued), {"keys": keys})).all()
     )
     fresh = [item for item in items if item.dedup_key not in queued]
     # Group messages are screened here, where their rows are made, as `db.outbox.enqueue` does.
@@ -71,13 +68,7 @@ async def enqueue_many(session: AsyncSession, items: Sequence[Queued], now: date
     ):
         chat_items = list(group)
         count = len(chat_items)
-        bump = upsert_insert(session, NumberCounter).values(
-            name=sequence_name(channel, chat_id), value=count
-        )
-        stmt = bump.on_conflict_do_update(
-            index_elements=[NumberCounter.name], set_={"value": NumberCounter.value + count}
-        ).returning(NumberCounter.value)
-        last = int((await session.execute(stmt)).scalar_one())
+        last = await next_value(session, sequence_name(channel, chat_id), count)
         for offset, item in enumerate(chat_items):
             rows.append(
                 {
@@ -94,5 +85,14 @@ async def enqueue_many(session: AsyncSession, items: Sequence[Queued], now: date
                 }
             )
     if rows:
-        await session.execute(insert(OutboxMessage), rows)
+        await session.execute(prebuilt(session, "outbox.insert", _insert), rows)
     return len(rows)
+
+
+def _queued(_dialect: str) -> Any:
+    table = OutboxMessage.__table__.c
+    return select(table.dedup_key).where(table.dedup_key.in_(bindparam("keys", expanding=True)))
+
+
+def _insert(_dialect: str) -> Any:
+    return insert(cast(Table, OutboxMessage.__table__))
