@@ -19,9 +19,10 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from laporbot.db._sql import prebuilt
 from laporbot.db.models import Case, Contact, OfficerGroup
 from laporbot.db.numbers import CASE_PREFIX
 from laporbot.errors import LaporbotError
@@ -163,13 +164,17 @@ async def group_chats(
     found = {chat for chat in wanted if is_group_chat(*chat)}
     unknown = {chat_id for channel, chat_id in wanted - found}
     if unknown:
-        rows = await session.execute(
-            select(OfficerGroup.channel, OfficerGroup.chat_id).where(
-                OfficerGroup.chat_id.in_(sorted(unknown))
-            )
-        )
+        stmt = prebuilt(session, "privacy.group_chats", _registered_groups)
+        rows = await session.execute(stmt, {"chat_ids": sorted(unknown)})
         found |= {(channel, chat_id) for channel, chat_id in rows.all()} & wanted
     return found
+
+
+def _registered_groups(_dialect: str) -> Select[str, str]:
+    # Asked for every message queued (is its chat an office's group?): built once.
+    return select(OfficerGroup.channel, OfficerGroup.chat_id).where(
+        OfficerGroup.chat_id.in_(bindparam("chat_ids", expanding=True))
+    )
 
 
 async def screen_group_messages(

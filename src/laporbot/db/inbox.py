@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from laporbot.channels.base import RawUpdate
-from laporbot.db._sql import upsert_insert
+from laporbot.db._sql import dialect_insert, prebuilt
 from laporbot.db.models import InboxItem
 
 DEFAULT_LEASE = timedelta(minutes=5)
@@ -22,20 +23,32 @@ DEFAULT_LEASE = timedelta(minutes=5)
 
 async def accept(session: AsyncSession, update_: RawUpdate, now: datetime) -> bool:
     """Store one update; False when it was already stored (a redelivery)."""
-    stmt = (
-        upsert_insert(session, InboxItem)
+    params = {
+        "channel": update_.channel,
+        "platform_id": update_.platform_id,
+        "received_at": now,
+        "payload": update_.payload,
+    }
+    stmt = prebuilt(session, "inbox.accept", _accept)
+    return (await session.execute(stmt, params)).scalar_one_or_none() is not None
+
+
+def _accept(dialect: str) -> Any:
+    # Run for every update received: built once.
+    table = InboxItem.__table__.c
+    return (
+        dialect_insert(dialect, InboxItem.__table__)
         .values(
-            channel=update_.channel,
-            platform_id=update_.platform_id,
-            received_at=now,
-            payload=update_.payload,
+            channel=bindparam("channel"),
+            platform_id=bindparam("platform_id"),
+            received_at=bindparam("received_at"),
+            payload=bindparam("payload"),
             status="pending",
             attempts=0,
         )
-        .on_conflict_do_nothing(index_elements=[InboxItem.channel, InboxItem.platform_id])
-        .returning(InboxItem.id)
+        .on_conflict_do_nothing(index_elements=[table.channel, table.platform_id])
+        .returning(table.id)
     )
-    return (await session.execute(stmt)).scalar_one_or_none() is not None
 
 
 async def claim_pending(

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from laporbot.db._sql import prebuilt
 from laporbot.db.models import ConversationSession
 
 
@@ -16,11 +17,16 @@ async def load_active(
 ) -> ConversationSession | None:
     """The user's active session on `channel`, if any. On PostgreSQL the row is locked until
     the transaction ends, so one user's messages are handled one at a time."""
-    return await session.scalar(
+    stmt = prebuilt(session, "sessions.load_active", _load_active)
+    return await session.scalar(stmt, {"channel": channel, "user_id": user_id})
+
+
+def _load_active(_dialect: str) -> Select[ConversationSession]:
+    return (
         select(ConversationSession)
         .where(
-            ConversationSession.channel == channel,
-            ConversationSession.user_id == user_id,
+            ConversationSession.channel == bindparam("channel"),
+            ConversationSession.user_id == bindparam("user_id"),
             ConversationSession.status == "active",
         )
         .with_for_update()

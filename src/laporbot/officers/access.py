@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from laporbot.db._sql import prebuilt
 from laporbot.db.models import Case, Officer
 from laporbot.errors import PermissionDenied
 
@@ -103,16 +104,22 @@ def require(officer: Officer | None, action: Action, case: Case) -> Officer:
 
 async def bindings_of(session: AsyncSession, user_id: str) -> list[Officer]:
     """The active officer bindings of a Telegram user (one per agency), oldest first."""
-    rows = await session.scalars(
+    stmt = prebuilt(session, "officers.bindings_of", _bindings_of)
+    rows = await session.scalars(stmt, {"user_id": user_id})
+    return list(rows.all())
+
+
+def _bindings_of(_dialect: str) -> Select[Officer]:
+    # Asked for every Telegram message (is the sender an officer?): built once.
+    return (
         select(Officer)
         .where(
-            Officer.telegram_user_id == user_id,
+            Officer.telegram_user_id == bindparam("user_id"),
             Officer.active.is_(True),
             Officer.revoked_at.is_(None),
         )
         .order_by(Officer.id)
     )
-    return list(rows.all())
 
 
 def binding_for(bindings: Sequence[Officer], agency_code: str) -> Officer | None:
