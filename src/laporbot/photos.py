@@ -5,10 +5,16 @@ its name), of at most 5 MB (a phone photo). The web chat's upload route and `lap
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from laporbot.settings import Settings
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
+#: A web chat photo's reference: stored under `<data_dir>/uploads/` by its SHA-256.
+UPLOAD_PREFIX = "web-upload:"
 # What a photo's first bytes must be. WebP is a RIFF container, checked apart.
 _IMAGE_MAGIC = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"))
 
@@ -39,3 +45,13 @@ def check_photo_file(path: Path) -> PhotoProblem | None:
     except OSError:  # unreadable (permissions, a vanished file): as good as missing
         return "missing"
     return None if image_extension(head) is not None else "not_image"
+
+
+def upload_path(settings: Settings, ref: str) -> Path | None:
+    """The file a web chat photo reference names, or None when `ref` is not one."""
+    if not ref.startswith(UPLOAD_PREFIX):
+        return None
+    name = ref.removeprefix(UPLOAD_PREFIX)
+    if not re.fullmatch(r"[0-9a-f]{64}\.(jpg|png|webp)", name):
+        return None
+    return settings.data_dir / "uploads" / name

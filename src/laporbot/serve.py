@@ -112,9 +112,36 @@ def reminders(service: Service) -> Tick:
     return tick
 
 
+def retention(service: Service) -> Tick:
+    """Remove the personal data `retention_days` no longer allows (`laporbot.dataprotection`),
+    a batch per transaction until none is left; web chat photo files after each commit."""
+    from laporbot import dataprotection
+
+    async def tick() -> None:
+        settings = service.settings
+        while True:
+            async with service.sessions() as db, db.begin():
+                done = await dataprotection.purge_expired(
+                    db, service.clock.now(), settings.retention_days
+                )
+            dataprotection.delete_photos(settings, done.photos)
+            if done.cases or done.complaints or done.erasure.contacts:
+                log.info(
+                    "retention: personal data removed from %d cases, %d complaints, %d contacts",
+                    len(done.cases),
+                    len(done.complaints),
+                    done.erasure.contacts,
+                )
+            else:
+                return
+
+    return tick
+
+
 SWEEPS: list[Sweep] = [
     Sweep("session_timeouts", session_timeouts),
     Sweep("reminders", reminders),
+    Sweep("retention", retention, seconds=3600),
 ]
 
 

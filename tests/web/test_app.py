@@ -33,9 +33,10 @@ from laporbot.i18n import Translator
 from laporbot.inbox import InboxProcessor
 from laporbot.messages import Button, Channel, InboundMessage, OutboundMessage
 from laporbot.outbox import ChannelSender, Dispatcher
+from laporbot.photos import upload_path
 from laporbot.ratelimit import unlimited_pacer
 from laporbot.settings import Settings
-from laporbot.web.app import WebDeps, build_app, upload_path
+from laporbot.web.app import WebDeps, build_app
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 Sessions = async_sessionmaker[AsyncSession]

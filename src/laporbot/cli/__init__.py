@@ -50,6 +50,7 @@ from laporbot.cli import chat as _chat  # noqa: E402,F401
 from laporbot.cli import db as _db  # noqa: E402,F401
 from laporbot.cli import flows as _flows  # noqa: E402,F401
 from laporbot.cli import officers as _officers  # noqa: E402,F401
+from laporbot.cli import privacy as _privacy  # noqa: E402,F401
 from laporbot.cli import reminders as _reminders  # noqa: E402,F401
 from laporbot.cli import serve as _serve  # noqa: E402,F401
 from laporbot.cli import standards as _standards  # noqa: E402,F401

@@ -23,14 +23,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
-from pathlib import Path
 from string import Template
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,7 +51,7 @@ from laporbot.db.models import InboxItem, OutboxMessage
 from laporbot.errors import BadRequest
 from laporbot.i18n import Translator
 from laporbot.inbox import InboxProcessor
-from laporbot.photos import MAX_PHOTO_BYTES, image_extension
+from laporbot.photos import MAX_PHOTO_BYTES, UPLOAD_PREFIX, image_extension
 from laporbot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,7 +59,6 @@ log = logging.getLogger(__name__)
 WHATSAPP_PATH = "/webhook/whatsapp"
 DEFAULT_TELEGRAM_PATH = "/webhook/telegram"
 MAX_BODY_BYTES = 256 * 1024  # webhooks and web chat posts
-UPLOAD_PREFIX = "web-upload:"
 MAX_WAIT_SECONDS = 25.0
 RECHECK_SECONDS = 5.0  # long polls re-read the database this often even without a wake-up
 PAGE_SIZE = 100
@@ -340,16 +337,6 @@ async def chat_photo(request: web.Request) -> web.Response:
         partial.replace(target)  # atomic: a reader never sees half a photo
     fresh = await deps.accept(updates)
     return web.json_response({"accepted": all(fresh)})
-
-
-def upload_path(settings: Settings, ref: str) -> Path | None:
-    """The file a web chat photo reference names, or None when `ref` is not one."""
-    if not ref.startswith(UPLOAD_PREFIX):
-        return None
-    name = ref.removeprefix(UPLOAD_PREFIX)
-    if not re.fullmatch(r"[0-9a-f]{64}\.(jpg|png|webp)", name):
-        return None
-    return settings.data_dir / "uploads" / name
 
 
 def _client_of(request: web.Request) -> str:
