@@ -14,8 +14,6 @@ from functools import lru_cache
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-import holidays
-
 MONDAY_TO_FRIDAY: frozenset[int] = frozenset({0, 1, 2, 3, 4})
 
 
@@ -44,6 +42,10 @@ def indonesian_holidays(year: int) -> Mapping[date, str]:
     Lunar holidays beyond the years decreed by the government are the package's estimates,
     which is why the `holidays` package must be kept up to date.
     """
+    # Imported on first use: the package takes about 50 ms to import, which `laporbot serve`
+    # would otherwise spend at every start before it answers.
+    import holidays
+
     days = holidays.country_holidays(
         "ID", years=year, categories=("public", "government"), language="id"
     )
