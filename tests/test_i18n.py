@@ -77,6 +77,20 @@ def test_mo_compiled_when_missing_or_stale(locales: Path) -> None:
     assert Translator(locales).text("id", "hello", name="A") == "Hai A"
 
 
+def test_a_catalog_changed_in_place_is_read_again(locales: Path) -> None:
+    """Catalogs parsed once are reused by later translators, but only while the file's bytes
+    are the same: an edit of the same size within the same mtime tick is still seen."""
+    po = locales / "en" / "LC_MESSAGES" / "flows.po"
+    first = Translator(locales, compile_mo=False)
+    assert first.text("en", "hello", name="A") == "Hello A"
+    stat = po.stat()
+    po.write_bytes(po.read_bytes().replace(b"Hello", b"Howdy"))
+    os.utime(po, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert po.stat().st_size == stat.st_size
+    assert Translator(locales, compile_mo=False).text("en", "hello", name="A") == "Howdy A"
+    assert first.text("en", "hello", name="A") == "Hello A"  # a built translator keeps its own
+
+
 def test_conflicting_duplicate_across_domains_is_refused(locales: Path) -> None:
     write_po(locales, "id", "reminders", {"hello": "Lain"})
     with pytest.raises(CatalogError, match="already defined"):

@@ -15,10 +15,13 @@ Dates and durations are worded by `laporbot.timefmt` (Babel, in the office's tim
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import read_mo, write_mo
@@ -67,14 +70,31 @@ def compile_catalogs(locales_dir: Path) -> list[Path]:
     return compiled
 
 
-def _load_domain(po: Path, language: str) -> dict[str, str]:
+def _load_domain(po: Path, language: str) -> Mapping[str, str]:
+    """The translated messages of one catalog: its `.mo` when that is up to date, else the
+    `.po`. Parsed once per content: `serve` builds a `Translator` for the flows, the officers
+    and the web chat alike, and parsing the catalogs is most of what a `Translator` costs."""
     mo = po.with_suffix(".mo")
-    catalog: Catalog
     if mo.is_file() and mo.stat().st_mtime >= po.stat().st_mtime:
-        with mo.open("rb") as handle:
-            catalog = read_mo(handle)
+        return _parse_domain(mo, language, mo.read_bytes())
+    try:
+        data = po.read_bytes()
+    except OSError as exc:
+        raise CatalogError(str(po), "file", f"cannot read catalog: {exc}") from exc
+    return _parse_domain(po, language, data)
+
+
+@lru_cache(maxsize=128)
+def _parse_domain(path: Path, language: str, data: bytes) -> Mapping[str, str]:
+    """The messages of the catalog file `path` (`.mo` or `.po`) whose bytes are `data`."""
+    catalog: Catalog
+    if path.suffix == ".mo":
+        catalog = read_mo(io.BytesIO(data))
     else:
-        catalog = _read_po(po, language)
+        try:
+            catalog = read_po(io.BytesIO(data), locale=language, domain=path.stem)
+        except (ValueError, SyntaxError) as exc:
+            raise CatalogError(str(path), "file", f"cannot read catalog: {exc}") from exc
     messages: dict[str, str] = {}
     for message in catalog:
         # Plural entries have tuple ids; laporbot words counts with Babel, not gettext plurals.
@@ -86,7 +106,7 @@ def _load_domain(po: Path, language: str) -> dict[str, str]:
             and not message.fuzzy
         ):
             messages[message.id] = message.string
-    return messages
+    return MappingProxyType(messages)
 
 
 class Translator:
