@@ -63,6 +63,9 @@ class PlaceName:
         return self.kind is None or other.kind is None or self.kind == other.kind
 
 
+_NOT_PLAIN = re.compile(r"[^0-9a-z ]+")
+
+
 def place_name(text: str) -> PlaceName:
     """Normalize a place name: case, spacing, punctuation and Kab./Kabupaten/Kota prefixes."""
     words = " ".join(text.lower().replace("-", " ").split())
@@ -74,7 +77,7 @@ def place_name(text: str) -> PlaceName:
             kind = prefix_kind
             words = words[len(prefix) :]
             break
-    plain = re.sub(r"[^0-9a-z ]+", "", words)
+    plain = _NOT_PLAIN.sub("", words)
     return PlaceName(kind, " ".join(plain.split()))
 
 
@@ -231,6 +234,7 @@ def parse_gazetteer(file: str, data: Any) -> Gazetteer:
                 file, _where("provinces", index, "kabkota"), "expected a non-empty list"
             )
         places: list[KabKota] = []
+        reduced_places: list[PlaceName] = []
         for number, entry in enumerate(entries):
             at = _where("provinces", index, "kabkota", number)
             point: tuple[float, float] | None = None
@@ -244,10 +248,12 @@ def parse_gazetteer(file: str, data: Any) -> Gazetteer:
             if reduced in seen:
                 raise StandardsError(file, at, f"{place!r} already listed in {seen[reduced]}")
             seen[reduced] = name
+            reduced_places.append(reduced)
             own = point is not None
             plat, plon = point if point is not None else (lat, lon)
             places.append(KabKota(place, name, plat, plon, own))
-        if not any(place_name(p.name).matches(place_name(capital)) for p in places):
+        reduced_capital = place_name(capital)
+        if not any(reduced.matches(reduced_capital) for reduced in reduced_places):
             raise StandardsError(
                 file,
                 _where("provinces", index, "capital"),
