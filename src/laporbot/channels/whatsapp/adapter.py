@@ -12,9 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
-
-import httpx
+from typing import TYPE_CHECKING, Any, Self
 
 from laporbot.channels.base import (
     PermanentSendError,
@@ -27,6 +25,11 @@ from laporbot.channels.base import (
 from laporbot.channels.whatsapp import outbound, webhook
 from laporbot.errors import BadRequest
 from laporbot.messages import Channel, InboundMessage, OutboundMessage
+
+if TYPE_CHECKING:
+    # httpx is imported when the adapter first sends (`_http`): the web chat and webhook
+    # routes import this package, and a deployment without WhatsApp should not pay for it.
+    import httpx
 
 DEFAULT_TIMEOUT_SECONDS = 20.0
 MEDIA_MAX_BYTES = 16 * 1024 * 1024  # WhatsApp images are at most 5 MB; leave room, refuse junk
@@ -150,6 +153,8 @@ class WhatsAppAdapter:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
+            import httpx
+
             self._client = httpx.AsyncClient(
                 base_url=self.base_url,
                 headers={"Authorization": f"Bearer {self._token}"},
@@ -240,7 +245,7 @@ class WhatsAppAdapter:
         client = self._http()
         try:
             response = await client.get(url)
-        except httpx.HTTPError as exc:
+        except _http_error() as exc:
             raise TransientSendError(f"whatsapp media download: {exc!r}") from exc
         if response.status_code != 200:
             raise classify(
@@ -255,7 +260,7 @@ class WhatsAppAdapter:
         client = self._http()
         try:
             response = await client.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
+        except _http_error() as exc:
             raise TransientSendError(f"whatsapp: {exc!r}") from exc
         body = _json_or_none(response)
         if response.status_code != 200:
@@ -265,6 +270,13 @@ class WhatsAppAdapter:
         if not isinstance(body, dict):
             raise TransientSendError(f"whatsapp: HTTP 200 without a JSON object from {path}")
         return body
+
+
+def _http_error() -> type[Exception]:
+    """httpx's base error (httpx is loaded by then: `_http` made the client)."""
+    import httpx
+
+    return httpx.HTTPError
 
 
 def _json_or_none(response: httpx.Response) -> object:
