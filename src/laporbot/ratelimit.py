@@ -139,6 +139,35 @@ class TokenBucket:
         """A bucket counts tokens, not moments: nothing to move."""
 
 
+class KeyedLimiter:
+    """One token bucket per key (a web chat client, an address): `per_minute` on average, up
+    to `burst` at once. Buckets full again are forgotten, so memory follows the active keys."""
+
+    def __init__(self, per_minute: float, burst: float) -> None:
+        self.per_minute = per_minute
+        self.burst = burst
+        self._buckets: dict[str, TokenBucket] = {}
+        self._checked = 0
+
+    def admit(self, key: str, now: float) -> float:
+        """Take one message for `key` and return 0, or return the seconds to wait (nothing
+        taken) when `key` is over its rate."""
+        self._checked += 1
+        if self._checked % 1024 == 0:
+            self._buckets = {k: b for k, b in self._buckets.items() if not b.idle(now)}
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(self.per_minute / 60, self.burst)
+        wait = bucket.delay(now)
+        if wait > 0:
+            return wait
+        bucket.take(now)
+        return 0.0
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
 LimitFactory = Callable[[str], Sequence[Limit]]
 
 

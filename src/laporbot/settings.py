@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     public_url: str | None = None
+    # Web chat flood control: messages (and photos) per minute per chat client and per network
+    # address (0: no limit). Many phones share one address behind a carrier's NAT, and behind a
+    # reverse proxy every client has the proxy's: keep the address limit generous.
+    webchat_client_per_minute: int = 60
+    webchat_address_per_minute: int = 600
 
     # Telegram
     telegram_token: SecretStr | None = None

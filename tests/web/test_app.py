@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from laporbot.outbox import ChannelSender, Dispatcher
 from laporbot.photos import upload_path
 from laporbot.ratelimit import unlimited_pacer
 from laporbot.settings import Settings
-from laporbot.web.app import WebDeps, build_app
+from laporbot.web.app import Flood, WebDeps, build_app
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 Sessions = async_sessionmaker[AsyncSession]
@@ -91,6 +91,7 @@ class Harness:
     dispatcher: Dispatcher
     web: WebChatAdapter
     settings: Settings
+    clock: FixedClock
 
     async def stored(self) -> int:
         async with self.sessions() as session:
@@ -137,7 +138,7 @@ async def harness(db_sessionmaker: Sessions, tmp_path: Path) -> AsyncIterator[Ha
     try:
         async with aiohttp.ClientSession() as http:
             base = str(server.make_url(""))
-            yield Harness(http, base, db_sessionmaker, inbox, dispatcher, web, settings)
+            yield Harness(http, base, db_sessionmaker, inbox, dispatcher, web, settings, clock)
     finally:
         await server.close()
         await telegram.close()
@@ -353,6 +354,38 @@ async def test_a_huge_but_sane_message_is_stored(harness: Harness) -> None:
     async with harness.http.post(f"{harness.base}/api/chat/send", json=body) as response:
         assert response.status == 200
     assert await harness.stored() == 1
+
+
+async def test_a_client_sending_too_fast_is_told_to_wait_and_loses_nothing(
+    harness: Harness,
+) -> None:
+    async def send(client: str, index: int) -> aiohttp.ClientResponse:
+        body = {"client_id": client, "message_id": f"m{index}", "text": f"pesan {index}"}
+        async with harness.http.post(f"{harness.base}/api/chat/send", json=body) as response:
+            await response.read()
+            return response
+
+    burst = 20  # a third of the default 60 a minute
+    for index in range(burst):
+        assert (await send("a" * 16, index)).status == 200
+    refused = await send("a" * 16, burst)
+    assert refused.status == 429
+    assert refused.headers["Retry-After"] == "1"  # one message a second on average
+    assert await harness.stored() == burst  # the refused one is not stored ...
+    assert (await send("b" * 16, 0)).status == 200  # ... and other people are not slowed
+    harness.clock.advance(timedelta(seconds=1))
+    assert (await send("a" * 16, burst)).status == 200  # the page sends it again: stored
+    assert await harness.stored() == burst + 2
+
+
+def test_the_address_limit_holds_every_client_of_one_address() -> None:
+    flood = Flood(Settings(webchat_client_per_minute=0, webchat_address_per_minute=60))
+    assert flood.clients is None
+    admitted = [flood.admit(f"client-{i}", "10.0.0.1", 100.0) for i in range(25)]
+    assert admitted[:20] == [0.0] * 20  # a burst of a third of a minute's worth
+    assert admitted[20] == pytest.approx(1.0)
+    assert flood.admit("client-x", "10.0.0.2", 100.0) == 0.0
+    assert flood.admit("client-y", "10.0.0.1", 101.0) == 0.0  # one a second comes back
 
 
 async def test_long_poll_waits_and_wakes_on_delivery(harness: Harness) -> None:

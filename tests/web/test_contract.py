@@ -36,6 +36,7 @@ from laporbot.serve import Service
 from laporbot.settings import Settings
 from tests.support.botapi import BotApiEmulator, FloodLimits, Limit
 from tests.support.graphapi import GraphApiFake, WaUser, WebhookBuilder, encode, sign_body
+from tests.web.support import post_as_the_page
 
 pytestmark = pytest.mark.integration
 
@@ -99,8 +100,7 @@ class WebDriver:
 
     async def _post(self, body: dict[str, Any]) -> str:
         assert self.http is not None
-        async with self.http.post(self.base + "api/chat/send", json=body) as response:
-            assert response.status == 200, await response.text()
+        await post_as_the_page(self.http, self.base + "api/chat/send", body)
         return f"{body['client_id']}:{body['message_id']}"
 
     async def _send(self, **fields: Any) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -52,6 +53,7 @@ from laporbot.errors import BadRequest
 from laporbot.i18n import Translator
 from laporbot.inbox import InboxProcessor
 from laporbot.photos import MAX_PHOTO_BYTES, UPLOAD_PREFIX, image_extension
+from laporbot.ratelimit import KeyedLimiter
 from laporbot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ PAGE_TEXTS = (
     "send_photo",
     "photo_sent",
     "photo_too_big",
+    "slow_down",
 )
 
 _SECURITY_HEADERS = {
@@ -133,6 +136,46 @@ class WebDeps:
 DEPS = web.AppKey("deps", WebDeps)
 
 
+class Flood:
+    """The web chat's flood control: a token bucket per chat client and per network address
+    (`webchat_client_per_minute`, `webchat_address_per_minute`; 0 turns one off)."""
+
+    def __init__(self, settings: Settings) -> None:
+        client, address = settings.webchat_client_per_minute, settings.webchat_address_per_minute
+        # A person taps through a few questions in a row quickly; a burst of a third of a
+        # minute's worth (at least 5) keeps them from ever noticing the limit.
+        self.clients = KeyedLimiter(client, max(5, client / 3)) if client > 0 else None
+        self.addresses = KeyedLimiter(address, max(5, address / 3)) if address > 0 else None
+
+    def admit(self, client_id: str, address: str, now: float) -> float:
+        """0 when the message may be stored, else the seconds to wait before sending it."""
+        if self.addresses is not None:
+            wait = self.addresses.admit(address, now)
+            if wait:
+                return wait
+        if self.clients is not None:
+            return self.clients.admit(client_id, now)
+        return 0.0
+
+
+FLOOD = web.AppKey("flood", Flood)
+
+
+def _flooding(request: web.Request, client_id: object) -> web.Response | None:
+    """A 429 with `Retry-After` when this client or address sends too fast, else None. The
+    page waits that long and sends the same message again: nothing is lost."""
+    deps = request.app[DEPS]
+    wait = request.app[FLOOD].admit(
+        str(client_id), request.remote or "unknown", deps.clock.now().timestamp()
+    )
+    if not wait:
+        return None
+    seconds = max(1, math.ceil(wait))
+    response = web.json_response({"error": "too many messages", "retry_after": seconds}, status=429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 def telegram_webhook_path(settings: Settings) -> str:
     """The path Telegram posts to: that of `telegram_webhook_url`, else `/webhook/telegram`."""
     if settings.telegram_webhook_url:
@@ -149,6 +192,7 @@ def build_app(deps: WebDeps) -> web.Application:
         client_max_size=MAX_PHOTO_BYTES + 64 * 1024, middlewares=[_security_headers]
     )
     app[DEPS] = deps
+    app[FLOOD] = Flood(deps.settings)
     static = _Static.load()
     app.router.add_get("/", static.page)
     app.router.add_get("/static/chat.js", static.script)
@@ -293,6 +337,9 @@ async def chat_send(request: web.Request) -> web.Response:
         updates = deps.web.split(body)
     except BadRequest as exc:
         return _error(400, exc.reason)
+    refused = _flooding(request, body.get("client_id"))
+    if refused is not None:
+        return refused
     fresh = await deps.accept(updates)
     return web.json_response({"accepted": all(fresh)})
 
@@ -310,6 +357,9 @@ async def chat_photo(request: web.Request) -> web.Response:
     upload = form.get("photo")
     if not isinstance(upload, web.FileField):
         return _error(400, "photo must be a file")
+    refused = _flooding(request, form.get("client_id"))
+    if refused is not None:
+        return refused
     data = upload.file.read(MAX_PHOTO_BYTES + 1)
     if len(data) > MAX_PHOTO_BYTES:
         return _error(413, f"photos up to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")

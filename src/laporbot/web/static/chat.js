@@ -118,6 +118,13 @@
               headers: { "Content-Type": "application/json" },
               body: JSON.stringify(body),
             });
+            if (response.status === 429) {
+              // Sending too fast: wait as told and send the same message again.
+              showStatus(texts.slow_down);
+              const seconds = Number(response.headers.get("Retry-After")) || 2;
+              await new Promise((r) => setTimeout(r, seconds * 1000));
+              continue;
+            }
             if (response.ok || (response.status >= 400 && response.status < 500)) {
               if (!response.ok) showStatus(texts.send_failed);
               else showStatus("");
@@ -223,8 +230,17 @@
     form.append("display", texts.photo_sent);
     form.append("photo", file);
     try {
-      const response = await fetch(new URL("photo", api), { method: "POST", body: form });
-      showStatus(response.ok ? "" : (response.status === 413 ? texts.photo_too_big : texts.send_failed));
+      for (;;) {
+        const response = await fetch(new URL("photo", api), { method: "POST", body: form });
+        if (response.status === 429) {
+          showStatus(texts.slow_down);
+          const seconds = Number(response.headers.get("Retry-After")) || 2;
+          await new Promise((r) => setTimeout(r, seconds * 1000));
+          continue;
+        }
+        showStatus(response.ok ? "" : (response.status === 413 ? texts.photo_too_big : texts.send_failed));
+        break;
+      }
     } catch (e) {
       showStatus(texts.send_failed);
     }
