@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from laporbot.errors import ConfigError, DataFileError
 from laporbot.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
 
 #: Exit status of a command stopped by a broken data file or unusable settings.
 EXIT_BAD_SETUP = 2
@@ -28,6 +34,20 @@ def settings_of(ctx: click.Context) -> Settings:
         obj["settings"] = Settings()
     settings: Settings = obj["settings"]
     return settings
+
+
+async def in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Migrate the configured database, then run `work` in one transaction on it."""
+    from laporbot.db import migrate
+    from laporbot.db.engine import create_engine, make_sessionmaker
+
+    await migrate.upgrade(settings)
+    engine = create_engine(settings)
+    try:
+        async with make_sessionmaker(engine)() as db, db.begin():
+            return await work(db)
+    finally:
+        await engine.dispose()
 
 
 @contextmanager

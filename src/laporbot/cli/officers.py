@@ -16,32 +16,19 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from laporbot.cli import main, settings_of
+from laporbot.cli import in_transaction, main, settings_of
 from laporbot.clock import SystemClock
 from laporbot.db import agencies as agency_rows
-from laporbot.db import migrate
-from laporbot.db.engine import create_engine, make_sessionmaker
 from laporbot.errors import BadRequest, NotFound
 from laporbot.officers import invites
-from laporbot.settings import Settings
 from laporbot.standards import load_registry
 
 T = TypeVar("T")
 
 
-async def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    await migrate.upgrade(settings)
-    engine = create_engine(settings)
-    try:
-        async with make_sessionmaker(engine)() as db, db.begin():
-            return await work(db)
-    finally:
-        await engine.dispose()
-
-
 def _run(ctx: click.Context, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     try:
-        return asyncio.run(_in_session(settings_of(ctx), work))
+        return asyncio.run(in_transaction(settings_of(ctx), work))
     except (NotFound, BadRequest) as exc:
         raise click.ClickException(str(exc)) from exc
 

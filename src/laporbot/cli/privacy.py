@@ -9,34 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from laporbot import dataprotection
-from laporbot.cli import main, settings_of
+from laporbot.cli import in_transaction, main, settings_of
 from laporbot.cli.cases import os_user
 from laporbot.clock import Clock, SystemClock
-from laporbot.db import migrate
-from laporbot.db.engine import create_engine, make_sessionmaker
 from laporbot.db.models import Contact
-from laporbot.settings import Settings
-
-T = TypeVar("T")
-
-
-async def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    await migrate.upgrade(settings)
-    engine = create_engine(settings)
-    try:
-        async with make_sessionmaker(engine)() as db, db.begin():
-            return await work(db)
-    finally:
-        await engine.dispose()
 
 
 def _clock(ctx: click.Context) -> Clock:
@@ -97,7 +81,7 @@ def export(
         contacts = await _person(db, channel, user, phone)
         return await dataprotection.export_person(db, contacts, now, f"cli:{os_user()}")
 
-    data = asyncio.run(_in_transaction(settings_of(ctx), work))
+    data = asyncio.run(in_transaction(settings_of(ctx), work))
     text = dataprotection.dumps(data)
     if output is None:
         click.echo(text)
@@ -127,7 +111,7 @@ def erase(
         contacts = await _person(db, channel, user, phone)
         return await dataprotection.erase_person(db, contacts, now, f"cli:{os_user()}")
 
-    done = asyncio.run(_in_transaction(settings_of(ctx), work))
+    done = asyncio.run(in_transaction(settings_of(ctx), work))
     click.echo(json.dumps(asdict(done), indent=2))
 
 
@@ -144,7 +128,7 @@ def purge(ctx: click.Context) -> None:
         async def work(db: AsyncSession) -> dataprotection.Purge:
             return await dataprotection.purge_expired(db, now, settings.retention_days)
 
-        done = asyncio.run(_in_transaction(settings, work))
+        done = asyncio.run(in_transaction(settings, work))
         dataprotection.delete_photos(settings, done.photos)
         total["cases"] += done.cases
         total["complaints"] += done.complaints
