@@ -243,28 +243,29 @@ class Intake:
             return
         if who.contact.locale != session.locale:
             who.contact.locale = session.locale
-        if row is None:
-            if session.status != "active":
-                return
-            row = ConversationSession(
-                channel=who.channel,
-                user_id=user_id,
-                chat_id=who.chat_id,
-                started_at=now,
-            )
-        row.chat_id = who.chat_id
-        row.flow = session.flow
-        row.step = session.step
-        row.locale = session.locale
         active = session.status == "active"
-        # A finished conversation keeps no answers: what was reported lives in the case, under
-        # its retention rules, not in a second copy here (UU 27/2022).
-        row.answers = session.answers if active else {}
-        row.state = session.state if active else {}
-        row.nudge_at = session.nudge_at
-        row.expires_at = session.expires_at
-        row.updated_at = now
-        await session_rows.save(db, row)
+        if row is None and not active:
+            return
+        values = {
+            "chat_id": who.chat_id,
+            "flow": session.flow,
+            "step": session.step,
+            "locale": session.locale,
+            # A finished conversation keeps no answers: what was reported lives in the case,
+            # under its retention rules, not in a second copy here (UU 27/2022).
+            "answers": session.answers if active else {},
+            "state": session.state if active else {},
+            "nudge_at": session.nudge_at,
+            "expires_at": session.expires_at,
+            "updated_at": now,
+        }
+        if row is None:
+            row = ConversationSession(
+                channel=who.channel, user_id=user_id, started_at=now, **values
+            )
+            await session_rows.save(db, row)
+        else:
+            await session_rows.update_turn(db, row, values)
         if not active:
             await session_rows.end(db, row, now, session.status)
 

@@ -3,10 +3,13 @@ index, so two workers handling the same user at once cannot both start one."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, Table, Update, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from laporbot.db._sql import prebuilt
 from laporbot.db.models import ConversationSession
@@ -39,6 +42,41 @@ async def save(session: AsyncSession, conversation: ConversationSession) -> Conv
     session.add(conversation)
     await session.flush()
     return conversation
+
+
+# What a turn of the conversation writes (`update_turn`).
+TURN_COLUMNS = (
+    "chat_id",
+    "flow",
+    "step",
+    "locale",
+    "answers",
+    "state",
+    "updated_at",
+    "nudge_at",
+    "expires_at",
+)
+
+
+async def update_turn(
+    session: AsyncSession, conversation: ConversationSession, values: Mapping[str, Any]
+) -> None:
+    """Write a turn's `values` (every one of `TURN_COLUMNS`) to a stored `conversation`: one
+    prebuilt UPDATE, and the object holds them as saved. Every citizen message does this; the
+    ORM's flush of the same change costs several times more."""
+    stmt = prebuilt(session, "sessions.update_turn", _update_turn)
+    await session.execute(stmt, {"row_id": conversation.id, **values})
+    for name in TURN_COLUMNS:
+        set_committed_value(conversation, name, values[name])
+
+
+def _update_turn(_dialect: str) -> Update:
+    table = cast(Table, ConversationSession.__table__)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values({name: bindparam(name) for name in TURN_COLUMNS})
+    )
 
 
 async def end(
