@@ -165,7 +165,7 @@ def bench_startup(tiny: bool) -> tuple[Any, list[Row]]:
     return got, [
         Row(
             f"Start-up: `laporbot serve` (SQLite) to /healthz 200, median of {got['runs']}",
-            f"{got['median_seconds']:.2f} s",
+            f"{got['median_seconds']:.2f} s (load {got['load_average'][0]:.2f})",
             "< 2 s",
             _verdict(got["passed"]),
         )
