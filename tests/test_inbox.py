@@ -101,6 +101,23 @@ async def test_a_redelivered_update_changes_nothing(db_sessionmaker: Sessions) -
     assert [r.status for r in await inbox_rows(db_sessionmaker)] == ["done", "done"]
 
 
+async def test_deliveries_stored_together_count_a_repeat_once(db_sessionmaker: Sessions) -> None:
+    clock = FixedClock(T0)
+    handler = EchoHandler()
+    inbox = processor(db_sessionmaker, clock, handler)
+
+    # Three deliveries in one group commit (one INSERT): the repeated update is new only once.
+    results = await asyncio.gather(
+        inbox.accept([update("c1:1", text="a"), update("c1:1", text="a")]),
+        inbox.accept([update("c1:2", text="b")]),
+        inbox.accept([update("c1:2", text="b"), update("c1:3", text="c")]),
+    )
+    assert results == [[True, False], [True], [False, True]]
+    assert await inbox.process_pending() == 3
+    assert handler.calls == ["a", "b", "c"]
+    assert [r.status for r in await inbox_rows(db_sessionmaker)] == ["done"] * 3
+
+
 async def test_failure_rolls_back_everything_and_retries_after_a_backoff(
     db_sessionmaker: Sessions,
 ) -> None:

@@ -155,10 +155,10 @@ class InboxProcessor:
     async def _store(self, deliveries: Sequence[Sequence[RawUpdate]]) -> list[list[bool]]:
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
-            results = [
-                [await inbox_repo.accept(session, item, now) for item in updates]
-                for updates in deliveries
-            ]
+            fresh = iter(
+                await inbox_repo.accept_many(session, [u for d in deliveries for u in d], now)
+            )
+        results = [[next(fresh) for _ in updates] for updates in deliveries]
         if any(any(fresh) for fresh in results):
             self.wake()
         return results

@@ -33,8 +33,42 @@ async def accept(session: AsyncSession, update_: RawUpdate, now: datetime) -> bo
     return (await session.execute(stmt, params)).scalar_one_or_none() is not None
 
 
+async def accept_many(
+    session: AsyncSession, updates: Sequence[RawUpdate], now: datetime
+) -> list[bool]:
+    """Store `updates` with one statement; for each, False when it was already stored (a
+    redelivery, or the same update earlier in `updates`)."""
+    if not updates:
+        return []
+    rows = [
+        {
+            "channel": item.channel,
+            "platform_id": item.platform_id,
+            "received_at": now,
+            "payload": item.payload,
+        }
+        for item in updates
+    ]
+    result = await session.execute(prebuilt(session, "inbox.accept_many", _accept_many), rows)
+    stored = {(channel, platform_id) for channel, platform_id in result.all()}
+    fresh = []
+    for item in updates:
+        key = (item.channel, item.platform_id)
+        fresh.append(key in stored)
+        stored.discard(key)  # a repeat later in the same group is a redelivery
+    return fresh
+
+
+def _accept_many(dialect: str) -> Any:
+    table = InboxItem.__table__.c
+    return _insert_pending(dialect).returning(table.channel, table.platform_id)
+
+
 def _accept(dialect: str) -> Any:
-    # Run for every update received: built once.
+    return _insert_pending(dialect).returning(InboxItem.__table__.c.id)
+
+
+def _insert_pending(dialect: str) -> Any:
     table = InboxItem.__table__.c
     return (
         dialect_insert(dialect, InboxItem.__table__)
@@ -47,7 +81,6 @@ def _accept(dialect: str) -> Any:
             attempts=0,
         )
         .on_conflict_do_nothing(index_elements=[table.channel, table.platform_id])
-        .returning(table.id)
     )
 
 
