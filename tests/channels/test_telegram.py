@@ -204,13 +204,17 @@ async def test_unknown_update_types_translate_to_nothing_and_a_sticker_to_unsupp
     api.send_text(chat, "x")
     api._updates[-1]["message"].pop("text")
     api._updates[-1]["message"]["new_chat_members"] = [api.bot_user]
-    raws = await poll_updates(adapter, 5)
+    # A sticker in an officers' group is their chatter, not an answer to the bot.
+    group = api.add_group()
+    api.send_sticker(group, user_id=chat)
+    raws = await poll_updates(adapter, 6)
     translated = [adapter.translate(raw) for raw in raws]
     assert [[m.kind for m in messages] for messages in translated] == [
         [],
         ["text"],
         [],
         ["unsupported"],
+        [],
         [],
     ]
     assert translated[1][0].text == "typo"

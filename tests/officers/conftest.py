@@ -91,6 +91,11 @@ class Person:
         )
         return await self.office.officer_inbound(message)
 
+    async def sends_sticker(self) -> bool:
+        """Content no step can read (the adapters' "unsupported" kind)."""
+        message = self._message(self.user_id, False, kind="unsupported", content="sticker")
+        return await self.office.officer_inbound(message)
+
     async def sends_photo(self, ref: str, caption: str | None = None) -> bool:
         message = self._message(
             self.user_id, False, kind="photo", photo=Photo(ref, caption), text=caption

@@ -188,8 +188,13 @@ async def test_checklist_note_attach_and_reject(office: Office) -> None:
     assert "✅ 1. laporan sosial pekerja sosial anak" in checklist
     await officer.presses(f"of:t:{case.id}")
     assert "Tulis catatan" in (await office.texts(OFFICER))[-1]
+    # A sticker is no note: asked again, and the note still goes where it was meant to.
+    await officer.sends_sticker()
+    assert (await office.texts(OFFICER))[-1] == "Mohon tulis teksnya."
     await officer.says("keluarga belum bisa dihubungi")
     await officer.says(f"/lampiran {case.number}")
+    await officer.sends_sticker()
+    assert "foto" in (await office.texts(OFFICER))[-1].lower()
     await officer.sends_photo("file-abc", "surat tugas")
     await officer.sends_photo("file-def", f"{case.number} foto lokasi")
     stored = await office.case(case.id)

@@ -474,6 +474,11 @@ class OfficerDesk:
         if inbound.kind == "command":
             await turn.reply(turn.text("officers.help"))
             return
+        if pending is not None and inbound.kind == "unsupported":
+            # A sticker answers nothing: ask again and keep waiting for the text or photo.
+            wanted = "attach.need_photo" if pending.step == "attach" else "prompt.need_text"
+            await turn.reply(turn.text(f"officers.{wanted}"))
+            return
         if pending is not None:
             await self._complete(turn, inbound, pending.step, pending.state, bindings)
             await anonymous.end_state(turn.session, pending, turn.now)

@@ -142,8 +142,9 @@ def _command_text(text: str) -> str:
 
 def inbound_from_message(update_id: int, message: ParsedMessage) -> list[InboundMessage]:
     """A message as laporbot sees it: text, command, location or photo; content no step can
-    read (a sticker, a voice note, a file, a contact card) is "unsupported", for a friendly
-    re-ask; a service message (someone joined, a pin) gives nothing."""
+    read (a sticker, a voice note, a file, a contact card) in a private chat is "unsupported",
+    for a friendly re-ask; in a group it gives nothing, as does a service message (someone
+    joined, a pin)."""
     common: dict[str, Any] = {
         "channel": "telegram",
         "platform_id": str(update_id),
@@ -164,7 +165,9 @@ def inbound_from_message(update_id: int, message: ParsedMessage) -> list[Inbound
         if message.text.startswith("/") and len(message.text) > 1:
             return [InboundMessage(kind="command", text=_command_text(message.text), **common)]
         return [InboundMessage(kind="text", text=message.text, **common)]
-    if message.other is not None:
+    if message.other is not None and not common["is_group"]:
+        # In a private chat it is someone answering the bot; in a group, chatter between
+        # officers that is not for laporbot at all.
         return [InboundMessage(kind="unsupported", content=message.other, **common)]
     return []
 
