@@ -19,7 +19,8 @@ from laporbot.db import outbox
 from laporbot.db.cases import create_case
 from laporbot.db.models import Case, OutboxMessage
 from laporbot.messages import Button, OutboundMessage, Photo
-from laporbot.privacy import CUT
+from laporbot.privacy import CUT, PrivacyViolation
+from laporbot.reminders.queue import Queued, enqueue_many
 from tests.officers import privacy_guard
 from tests.reminders.support import World, make_world, wib
 
@@ -112,3 +113,43 @@ async def test_any_group_message_naming_a_case_is_screened_and_private_ones_are_
     assert group["buttons"][0]["label"] == f"Lihat {CUT}"
     # An officer's private chat may hold the details (officers' own access rules apply).
     assert rows[private_row.chat_id]["text"] == leaky
+
+
+async def test_a_group_message_cutting_cannot_fix_is_dropped_from_a_batch_not_the_batch(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = await make_world(db_sessionmaker, tmp_path, T0)
+    async with world.sessionmaker() as session, session.begin():
+        case = await create_case(
+            session,
+            agency_code="dinsos-riau",
+            standard_code="riau-penyerahan-anak-lansia",
+            category="anak_terlantar",
+            locale="id",
+            received_at=T0,
+            address="Gang Strasse 12",
+        )
+    # "Straße" casefolds to "strasse": the check sees the address, the cut (a plain
+    # case-insensitive match) cannot remove it.
+    unfixable = OutboundMessage(
+        channel="telegram", chat_id="-100123", text=f"{case.number}: Gang Straße 12"
+    )
+    private = OutboundMessage(channel="telegram", chat_id="777", text=f"{case.number}: baru")
+    async with world.sessionmaker() as session, session.begin():
+        queued = await enqueue_many(
+            session,
+            [Queued(unfixable, "k:group", case.id), Queued(private, "k:private", case.id)],
+            T0,
+        )
+    assert queued == 1
+    async with world.sessionmaker() as session:
+        chats = (await session.scalars(select(OutboxMessage.chat_id))).all()
+    assert list(chats) == ["777"]
+    assert "group message to telegram -100123 not queued" in caplog.text
+    assert "Straße" not in caplog.text
+    # Queued one by one (the officer side), the same message is refused outright.
+    async with world.sessionmaker() as session:
+        with pytest.raises(PrivacyViolation):
+            await outbox.enqueue(session, unfixable, T0, case_id=case.id)

@@ -148,10 +148,12 @@ def sanitise_group_message(
                 cut.extend(cut_label)
         removed.extend(f"{what} of case {case.number}" for what in dict.fromkeys(cut))
         checked.append(case)
-    if not removed:
-        return message, []
-    clean = dataclasses.replace(message, text=text or CUT, buttons=tuple(buttons), photo=photo)
-    check_group_message(clean, checked)  # what cutting could not fix is refused
+    clean = (
+        dataclasses.replace(message, text=text or CUT, buttons=tuple(buttons), photo=photo)
+        if removed
+        else message
+    )
+    check_group_message(clean, checked)  # what cutting missed or could not fix is refused
     return clean, removed
 
 
@@ -159,50 +161,66 @@ async def group_chats(
     session: AsyncSession, chats: Iterable[tuple[str, str]]
 ) -> set[tuple[str, str]]:
     """Which of the (channel, chat id) pairs are group chats: a Telegram group (negative id) or
-    a chat registered as an office's group."""
+    a chat registered as an office's group.
+
+    Only a Telegram group can be registered (an invite is redeemed from a group message, which
+    only Telegram has), and a person's Telegram chat has a positive id: a citizen's turn, which
+    queues to their own private chat, asks the database nothing."""
     wanted = set(chats)
     found = {chat for chat in wanted if is_group_chat(*chat)}
-    unknown = {chat_id for channel, chat_id in wanted - found}
+    unknown = {
+        chat_id
+        for channel, chat_id in wanted - found
+        if channel == "telegram" and not chat_id.isdecimal()
+    }
     if unknown:
         stmt = prebuilt(session, "privacy.group_chats", _registered_groups)
-        rows = await session.execute(stmt, {"chat_ids": sorted(unknown)})
-        found |= {(channel, chat_id) for channel, chat_id in rows.all()} & wanted
+        rows = await session.scalars(stmt, {"chat_ids": sorted(unknown)})
+        found |= {("telegram", chat_id) for chat_id in rows.all()}
     return found
 
 
-def _registered_groups(_dialect: str) -> Select[str, str]:
-    # Asked for every message queued (is its chat an office's group?): built once.
-    return select(OfficerGroup.channel, OfficerGroup.chat_id).where(
-        OfficerGroup.chat_id.in_(bindparam("chat_ids", expanding=True))
+def _registered_groups(_dialect: str) -> Select[str]:
+    # Asked for every group-like chat queued to: built once; (channel, chat_id) leads the
+    # unique index.
+    return select(OfficerGroup.chat_id).where(
+        OfficerGroup.channel == "telegram",
+        OfficerGroup.chat_id.in_(bindparam("chat_ids", expanding=True)),
     )
 
 
+def _numbers_in(message: OutboundMessage) -> set[str]:
+    """The case numbers a message's text and button labels name, upper-cased."""
+    texts = (message.text, *(button.label for button in message.buttons))
+    return {number.upper() for text in texts for number in _CASE_NUMBER.findall(text)}
+
+
 async def screen_group_messages(
-    session: AsyncSession, items: Sequence[tuple[OutboundMessage, int | None]]
-) -> list[OutboundMessage]:
+    session: AsyncSession,
+    items: Sequence[tuple[OutboundMessage, int | None]],
+    *,
+    drop_refused: bool = False,
+) -> list[OutboundMessage | None]:
     """The messages of `items` ((message, id of the case it is about)) as they may be queued:
     one addressed to a group loses its photo and any protected data of its case and of every
     case its text names, logged (without the data) as an error; the others are unchanged.
 
-    Called where outbox rows are created, so no path can skip it. Raises `PrivacyViolation`
-    (the caller's transaction then rolls back) only when cutting cannot make a message safe.
+    Called where outbox rows are created, so no path can skip it. When cutting cannot make a
+    message safe it raises `PrivacyViolation` (the caller's transaction then rolls back), or,
+    with `drop_refused` (a batch of reminders, whose other messages must still go), that
+    message is None, logged as an error.
     """
-    messages = [message for message, _case in items]
-    groups = await group_chats(session, {(m.channel, m.chat_id) for m in messages})
+    messages: list[OutboundMessage | None] = [message for message, _case in items]
+    groups = await group_chats(session, {(m.channel, m.chat_id) for m, _case in items})
     if not groups:
         return messages
     to_group = [
-        (index, message, case_id)
+        (index, message, case_id, _numbers_in(message))
         for index, (message, case_id) in enumerate(items)
         if (message.channel, message.chat_id) in groups
     ]
-    ids = {case_id for _index, _message, case_id in to_group if case_id is not None}
-    numbers = {
-        number.upper()
-        for _index, message, _case in to_group
-        for text in (message.text, *(button.label for button in message.buttons))
-        for number in _CASE_NUMBER.findall(text)
-    }
+    ids = {case_id for _i, _m, case_id, _n in to_group if case_id is not None}
+    numbers = set().union(*(named for _i, _m, _c, named in to_group))
     if not ids and not numbers:
         about: dict[int, Case] = {}
     else:
@@ -215,16 +233,21 @@ async def screen_group_messages(
             select(Contact.id, Contact.phone).where(Contact.id.in_(sorted(contact_ids)))
         )
         phones = {contact_id: phone for contact_id, phone in rows.all()}
-    for index, message, case_id in to_group:
-        named = {number.upper() for number in _CASE_NUMBER.findall(message.text)}
-        named |= {
-            number.upper() for b in message.buttons for number in _CASE_NUMBER.findall(b.label)
-        }
+    for index, message, case_id, named in to_group:
         cases = [c for c in about.values() if c.id == case_id or c.number.upper() in named]
-        clean, removed = sanitise_group_message(
-            message,
-            [(case, phones.get(case.reporter_contact_id or 0)) for case in cases],
-        )
+        try:
+            clean, removed = sanitise_group_message(
+                message,
+                [(case, phones.get(case.reporter_contact_id or 0)) for case in cases],
+            )
+        except PrivacyViolation as exc:
+            if not drop_refused:
+                raise
+            log.error(
+                "group message to %s %s not queued: %s", message.channel, message.chat_id, exc
+            )
+            messages[index] = None
+            continue
         if removed:
             log.error(
                 "group message to %s %s would have disclosed %s; cut out",

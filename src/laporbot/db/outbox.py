@@ -60,7 +60,9 @@ async def enqueue(
         )
         if existing is not None:
             return existing
-    (message,) = await screen_group_messages(session, [(message, case_id)])
+    (screened,) = await screen_group_messages(session, [(message, case_id)])
+    assert screened is not None  # a message that cannot be made safe raised
+    message = screened
     seq = await next_value(session, f"outbox:{message.channel}:{message.chat_id}")
     stmt = (
         upsert_insert(session, OutboxMessage)

@@ -54,11 +54,12 @@ async def enqueue_many(session: AsyncSession, items: Sequence[Queued], now: date
     fresh = [item for item in items if item.dedup_key not in queued]
     # Group messages are screened here, where their rows are made, as `db.outbox.enqueue` does.
     screened = await screen_group_messages(
-        session, [(item.message, item.case_id) for item in fresh]
+        session, [(item.message, item.case_id) for item in fresh], drop_refused=True
     )
     fresh = [
         item if message is item.message else dataclasses.replace(item, message=message)
         for item, message in zip(fresh, screened, strict=True)
+        if message is not None
     ]
     # Stable sort: one chat's messages keep the order they were given in.
     fresh.sort(key=lambda item: (item.message.channel, item.message.chat_id))
