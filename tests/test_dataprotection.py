@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from laporbot.db.models import (
     Contact,
     ConversationSession,
     InboxItem,
+    NumberCounter,
     OutboxMessage,
 )
 from laporbot.messages import OutboundMessage
@@ -47,6 +49,8 @@ SARI = "5550001"  # Telegram user id (private chat id alike)
 BUDI = "5550002"
 CHILD = {"age": 9, "sex": "male", "condition": "tidur di emperan toko sejak seminggu"}
 PHOTO = "a" * 64 + ".jpg"
+ANI_PHONE = "6289876543210"
+ANI_BSUID = "ID.9988776655443322"
 
 
 def _telegram_update(update_id: int, user: str, text: str) -> dict[str, object]:
@@ -92,6 +96,14 @@ async def _populate(db: AsyncSession, at: datetime) -> World:
             subject=dict(CHILD),
             photo_ref=UPLOAD_PREFIX + PHOTO,
             reporter_contact_id=contact.id,
+            details={
+                "served": True,
+                "channel": "telegram",
+                "checklist": [0],
+                "questions": [
+                    {"question": "Sejak kapan?", "by": 1, "answer": f"sejak Senin ({user})"}
+                ],
+            },
         )
         numbers.append(case.number)
         db.add(
@@ -122,6 +134,12 @@ async def _populate(db: AsyncSession, at: datetime) -> World:
             )
         await outbox_repo.enqueue(
             db, OutboundMessage(channel="telegram", chat_id=user, text=f"Nomor {case.number}"), at
+        )
+    ani = await touch(db, channel="whatsapp", platform_user_id=ANI_BSUID, chat_id=ANI_PHONE, now=at)
+    ani.phone = ANI_PHONE
+    for chat in (ANI_PHONE, ANI_BSUID):
+        await outbox_repo.enqueue(
+            db, OutboundMessage(channel="whatsapp", chat_id=chat, text="Laporan diterima"), at
         )
     sari = await db.scalar(select(Contact).where(Contact.platform_user_id == SARI))
     assert sari is not None
@@ -154,6 +172,9 @@ async def test_export_gives_everything_about_one_person_and_is_audited(
     assert [c["phone"] for c in data["contacts"]] == ["6281234567890"]
     assert [c["number"] for c in data["cases"]] == [world.sari_case]
     assert data["cases"][0]["subject"] == CHILD
+    assert [a["answer"] for a in data["cases"][0]["answers_to_officers"]] == [
+        f"sejak Senin ({SARI})"
+    ]
     assert [c["number"] for c in data["complaints"]] == [world.sari_complaint]
     assert [s["answers"] for s in data["conversations"]] == [
         {"report.condition": "tidur di emperan"}
@@ -214,10 +235,35 @@ async def test_erase_forgets_the_person_and_keeps_the_childs_case(
         case = (await db.scalars(select(Case).where(Case.number == world.sari_case))).one()
         assert case.reporter_contact_id is None
         assert case.subject == CHILD  # the office's record of the child stays
+        # ... but not what Sari herself wrote: her answers to the officer, her complaint.
+        assert [q["answer"] for q in case.details["questions"]] == [dataprotection.PURGED_TEXT]
+        assert case.details["checklist"] == [0]
         complaint = (await db.scalars(select(Complaint))).one()
-        assert complaint.contact_id is None
+        assert (complaint.contact_id, complaint.text) == (None, dataprotection.PURGED_TEXT)
         kinds = set((await db.scalars(select(CaseEvent.kind))).all())
         assert {"reporter_erased", "complainant_erased"} <= kinds
+        # Her chat's outbox counter was named after her chat.
+        names = set((await db.scalars(select(NumberCounter.name))).all())
+        assert f"outbox:telegram:{SARI}" not in names
+        assert f"outbox:telegram:{BUDI}" in names
+
+
+async def test_erase_reaches_a_whatsapp_person_by_phone_and_by_scoped_id(store: Store) -> None:
+    async with store.sessionmaker() as db, db.begin():
+        await _populate(db, T0)
+    async with store.sessionmaker() as db, db.begin():
+        contacts = await dataprotection.find_contacts(db, phone="0898-7654-3210")
+        assert [c.channel for c in contacts] == ["whatsapp"]
+        exported = await dataprotection.export_person(db, contacts, NOW, "cli:ayu")
+        assert len(exported["messages_sent"]) == 2  # to the number and to the scoped id
+        done = await dataprotection.erase_person(db, contacts, NOW, "cli:ayu")
+    assert done.outbox == 2
+    async with store.sessionmaker() as db:
+        chats = set((await db.scalars(select(OutboxMessage.chat_id))).all())
+        names = " ".join((await db.scalars(select(NumberCounter.name))).all())
+    assert not chats & {ANI_PHONE, ANI_BSUID}
+    assert ANI_PHONE not in names
+    assert ANI_BSUID not in names
 
 
 async def test_purge_after_the_retention_period(store: Store, tmp_path: Path) -> None:
@@ -238,12 +284,17 @@ async def test_purge_after_the_retention_period(store: Store, tmp_path: Path) ->
     assert done.cases == [world.sari_case]
     assert done.complaints == [world.sari_complaint]
     assert done.photos == []  # Budi's open case shows the same photo
-    assert done.erasure.contacts == 1  # Sari: nothing open, silent for 800 days
-    assert (done.sessions, done.inbox, done.outbox) == (2, 4, 0)  # outbox rows still pending
+    assert done.erasure.contacts == 2  # Sari and Ani: nothing open, silent for 800 days
+    async with db_sessionmaker() as db, db.begin():
+        carried = await dataprotection.purge_transport(db, NOW, settings.transport_retention_days)
+    # Budi's conversation, updates and (still pending) message stay until they are old; Sari's
+    # went with her.
+    assert (carried.sessions, carried.inbox, carried.outbox) == (1, 2, 0)
     async with db_sessionmaker() as db:
         sari = (await db.scalars(select(Case).where(Case.number == world.sari_case))).one()
         assert (sari.address, sari.latitude, sari.subject, sari.photo_ref) == (None, None, {}, None)
         assert (sari.kabupaten, sari.status) == ("Bintan", "resolved")  # statistics stay
+        assert sari.details == {"served": True, "channel": "telegram", "checklist": [0]}
         budi = (await db.scalars(select(Case).where(Case.number == world.budi_case))).one()
         assert budi.subject == CHILD
         complaint = (await db.scalars(select(Complaint))).one()
@@ -257,12 +308,37 @@ async def test_purge_after_the_retention_period(store: Store, tmp_path: Path) ->
     async with db_sessionmaker() as db, db.begin():
         done = await dataprotection.purge_expired(db, NOW, settings.retention_days)
     assert done.photos == [UPLOAD_PREFIX + PHOTO]
-    assert dataprotection.delete_photos(settings, done.photos) == [uploads / PHOTO]
+    assert dataprotection.delete_photos(settings, done.photos) == [UPLOAD_PREFIX + PHOTO]
     assert not (uploads / PHOTO).exists()
     # Nothing is left to do: a second run changes nothing.
     async with db_sessionmaker() as db, db.begin():
         again = await dataprotection.purge_expired(db, NOW, settings.retention_days)
     assert (again.cases, again.complaints, again.erasure.contacts) == ([], [], 0)
+
+
+async def test_purge_all_deletes_old_traffic_and_photos_no_case_shows(
+    store: Store, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path)  # 5 years for cases, 90 days for traffic
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    shown, given_up, fresh = (uploads / PHOTO), (uploads / ("b" * 64 + ".png")), None
+    shown.write_bytes(b"\xff\xd8\xff photo")
+    given_up.write_bytes(b"\x89PNG photo of a report never sent")
+    fresh = uploads / ("c" * 64 + ".jpg")
+    fresh.write_bytes(b"\xff\xd8\xff just uploaded")
+    old = (NOW - timedelta(days=120)).timestamp()
+    for path in (shown, given_up):
+        os.utime(path, (old, old))
+    async with store.sessionmaker() as db, db.begin():
+        await _populate(db, NOW - timedelta(days=120))
+    done = await dataprotection.purge_all(store.sessionmaker, settings, NOW)
+    assert (done.sessions, done.inbox) == (2, 4)
+    assert done.outbox == 0  # still pending: a message is never dropped before it is sent
+    assert done.photos == [UPLOAD_PREFIX + given_up.name]
+    assert shown.exists()  # both open cases show it
+    assert fresh.exists()  # perhaps a report being written right now
+    assert (done.cases, done.complaints, done.erasure.contacts) == ([], [], 0)
 
 
 # -- the command line --------------------------------------------------------------------------
@@ -294,6 +370,8 @@ def test_cli_export_to_a_private_file_then_erase(
     world, obj = cli_world
     runner = CliRunner()
     target = tmp_path / "sari.json"
+    target.write_text("an older export\n", encoding="utf-8")
+    target.chmod(0o644)
     result = runner.invoke(
         main, ["privacy", "export", "--phone", "0812-3456-7890", "--output", str(target)], obj=obj
     )
@@ -325,5 +403,15 @@ def test_cli_purge_reports_what_it_removed(cli_world: tuple[World, dict[str, obj
     _world, obj = cli_world
     result = CliRunner().invoke(main, ["privacy", "purge"], obj=obj)
     assert result.exit_code == 0, result.output
-    # Nothing is closed and the default period is five years: nothing to remove.
-    assert json.loads(result.output) == {"cases": [], "complaints": [], "photos": [], "contacts": 0}
+    # Nothing is closed and cases are kept five years: no personal data is removed. The
+    # traffic of March (8 months before NOW) is past its 90 days: the two finished
+    # conversations and four processed updates go; the queued messages were never sent, stay.
+    assert json.loads(result.output) == {
+        "cases": [],
+        "complaints": [],
+        "photos": [],
+        "contacts": 0,
+        "conversations": 2,
+        "inbound_updates": 4,
+        "sent_messages": 0,
+    }

@@ -20,8 +20,12 @@ transaction:
   data in it is removed (the protected person's description, the exact place and pin, the
   photo, a complaint's words and its answer); what is left (number, office, category, area,
   dates, status, rating) still counts for the office's statistics. Contacts with nothing open
-  and silent for that long are erased as above, and conversations, inbound updates and sent
-  messages older than that are deleted.
+  and silent for that long are erased as above.
+- `purge_transport`: what only carried messages (finished conversations, processed inbound
+  updates, sent messages, web chat photos no case shows) is deleted after
+  `transport_retention_days` (90), so the raw traffic of a person is never kept for years.
+
+`purge_all` runs the last two as the hourly `retention` sweep and `laporbot privacy purge` do.
 """
 
 from __future__ import annotations
@@ -30,11 +34,10 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import String, cast, delete, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from laporbot.db.cases import append_event
 from laporbot.db.models import (
@@ -43,10 +46,12 @@ from laporbot.db.models import (
     Contact,
     ConversationSession,
     InboxItem,
+    NumberCounter,
     OutboxMessage,
 )
 from laporbot.errors import LaporbotError
-from laporbot.photos import upload_path
+from laporbot.photos import UPLOAD_PREFIX, upload_path
+from laporbot.reminders.queue import sequence_name
 from laporbot.settings import Settings
 
 #: Cases and complaints that are over: their personal data is kept `retention_days` more.
@@ -59,6 +64,10 @@ _ID_KEYS = frozenset(
     {"id", "user_id", "wa_id", "from", "recipient_id", "recipient_user_id", "client_id", "chat_id"}
 )
 _BATCH = 500
+#: Keys of `Case.details` that hold personal data: the reporter's answers to officers'
+#: questions and the officers' attachments (documents about the person). The rest (served,
+#: channel, checklist, milestones, referrals, rating) is casework the statistics keep.
+_PERSONAL_DETAILS = ("questions", "attachments")
 
 
 class PersonNotFound(LaporbotError):
@@ -79,7 +88,8 @@ class Erasure:
 
 @dataclass
 class Purge:
-    """What `purge_expired` removed."""
+    """What `purge_expired`, `purge_transport` or `purge_all` removed (`photos`: references;
+    of files deleted, for `purge_all`)."""
 
     cases: list[str] = field(default_factory=list)
     complaints: list[str] = field(default_factory=list)
@@ -160,11 +170,19 @@ async def _inbox_of(session: AsyncSession, contacts: Sequence[Contact]) -> list[
     return found
 
 
+def _chats(contacts: Sequence[Contact]) -> list[tuple[str, str]]:
+    """Every (channel, id) a person is reached or known by: a WhatsApp citizen's messages go
+    to their phone number or to their scoped user id, whichever laporbot knew then."""
+    return sorted(
+        {(c.channel, value) for c in contacts for value in (c.chat_id, c.platform_user_id)}
+    )
+
+
 def _outbox_filter(contacts: Sequence[Contact]) -> Any:
     return or_(
         *(
-            (OutboxMessage.channel == contact.channel) & (OutboxMessage.chat_id == contact.chat_id)
-            for contact in contacts
+            (OutboxMessage.channel == channel) & (OutboxMessage.chat_id == chat)
+            for channel, chat in _chats(contacts)
         )
     )
 
@@ -172,11 +190,42 @@ def _outbox_filter(contacts: Sequence[Contact]) -> Any:
 def _sessions_filter(contacts: Sequence[Contact]) -> Any:
     return or_(
         *(
-            (ConversationSession.channel == contact.channel)
-            & (ConversationSession.user_id == contact.platform_user_id)
-            for contact in contacts
+            (ConversationSession.channel == channel)
+            & or_(ConversationSession.user_id == chat, ConversationSession.chat_id == chat)
+            for channel, chat in _chats(contacts)
         )
     )
+
+
+def _reporter_answers(case: Case) -> list[dict[str, Any]]:
+    """The reporter's answers to officers' questions on `case` (`details["questions"]`)."""
+    questions = (case.details or {}).get("questions") or []
+    return [
+        {"question": q.get("question"), "answer": q.get("answer"), "at": q.get("answered_at")}
+        for q in questions
+        if isinstance(q, dict) and "answer" in q
+    ]
+
+
+def _scrub_reporter_answers(case: Case) -> None:
+    """Blank the reporter's answers (the questions stay answered, so none is asked again)."""
+    details = dict(case.details or {})
+    questions = details.get("questions")
+    if not isinstance(questions, list):
+        return
+    details["questions"] = [
+        {**q, "answer": PURGED_TEXT} if isinstance(q, dict) and "answer" in q else q
+        for q in questions
+    ]
+    case.details = details
+
+
+def _scrub_complaint(complaint: Complaint) -> None:
+    """A complaint without its words: what it said, what it was about, the answer."""
+    complaint.text = PURGED_TEXT
+    complaint.about = None
+    complaint.answer = None
+    complaint.contact_id = None
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -256,6 +305,7 @@ async def export_person(
                 "subject": case.subject,
                 "photo": case.photo_ref,
                 "outcome": case.outcome,
+                "answers_to_officers": _reporter_answers(case),
             }
             for case in cases
         ],
@@ -299,22 +349,15 @@ async def export_person(
 
 
 async def erase_person(
-    session: AsyncSession,
-    contacts: Sequence[Contact],
-    now: datetime,
-    actor: str,
-    *,
-    scan_inbox: bool = True,
+    session: AsyncSession, contacts: Sequence[Contact], now: datetime, actor: str
 ) -> Erasure:
     """Forget the person of `contacts` (see the module docstring); the erasure is recorded in
-    the audit log of each case they had made (`reporter_erased`, by `actor`). `scan_inbox`
-    False skips the search of their inbound updates (the retention sweep has deleted every
-    update older than their last one)."""
+    the audit log of each case they had made (`reporter_erased`, by `actor`)."""
     done = Erasure()
     if not contacts:
         return done
     ids = [contact.id for contact in contacts]
-    received = await _inbox_of(session, contacts) if scan_inbox else []
+    received = await _inbox_of(session, contacts)
     if received:
         await session.execute(delete(InboxItem).where(InboxItem.id.in_([i.id for i in received])))
     done.inbox = len(received)
@@ -322,9 +365,13 @@ async def erase_person(
     done.outbox = int(outbox.rowcount or 0)  # type: ignore[attr-defined]
     sessions = await session.execute(delete(ConversationSession).where(_sessions_filter(contacts)))
     done.sessions = int(sessions.rowcount or 0)  # type: ignore[attr-defined]
+    # Each chat's outbox order is a counter named after the chat: a phone number, for WhatsApp.
+    series = [sequence_name(channel, chat) for channel, chat in _chats(contacts)]
+    await session.execute(delete(NumberCounter).where(NumberCounter.name.in_(series)))
     cases = (await session.scalars(select(Case).where(Case.reporter_contact_id.in_(ids)))).all()
     for case in cases:
         case.reporter_contact_id = None
+        _scrub_reporter_answers(case)
         await append_event(
             session, case.id, at=now, actor_kind="system", actor_id=actor, kind="reporter_erased"
         )
@@ -333,7 +380,7 @@ async def erase_person(
         await session.scalars(select(Complaint).where(Complaint.contact_id.in_(ids)))
     ).all()
     for complaint in complaints:
-        complaint.contact_id = None
+        _scrub_complaint(complaint)
         if complaint.case_id is not None:
             await append_event(
                 session,
@@ -366,8 +413,9 @@ async def purge_expired(
     actor: str = "retention",
     limit: int = _BATCH,
 ) -> Purge:
-    """Remove what the retention period no longer allows (see the module docstring), at most
-    `limit` cases, complaints and contacts per call (call again while it finds work).
+    """Remove the personal data the retention period no longer allows (see the module
+    docstring), at most `limit` cases, complaints and contacts per call (call again while it
+    finds work; `purge_all` does).
 
     A web chat photo's file is deleted once no case refers to it any more; the caller deletes
     `Purge.photos` after its commit (`delete_photos`), so a rolled-back purge loses nothing.
@@ -387,6 +435,7 @@ async def purge_expired(
                     Case.photo_ref.is_not(None),
                     Case.outcome.is_not(None),
                     func.length(cast(Case.subject, String)) > 2,  # not "{}"
+                    *(cast(Case.details, String).contains(f'"{key}"') for key in _PERSONAL_DETAILS),
                 ),
             )
             .order_by(Case.id)
@@ -404,7 +453,7 @@ async def purge_expired(
         case.subject = {}
         case.photo_ref = None
         case.outcome = None
-        case.details = {k: v for k, v in (case.details or {}).items() if k in ("served", "channel")}
+        case.details = {k: v for k, v in (case.details or {}).items() if k not in _PERSONAL_DETAILS}
         await append_event(
             session,
             case.id,
@@ -430,10 +479,7 @@ async def purge_expired(
         )
     ).all()
     for complaint in complaints:
-        complaint.text = PURGED_TEXT
-        complaint.about = None
-        complaint.answer = None
-        complaint.contact_id = None
+        _scrub_complaint(complaint)
         purged.complaints.append(complaint.number)
     await session.flush()
     if photos:
@@ -441,23 +487,6 @@ async def purge_expired(
             (await session.scalars(select(Case.photo_ref).where(Case.photo_ref.in_(photos)))).all()
         )
         purged.photos = sorted(photos - still)
-    # Conversations, updates and messages older than the cutoff.
-    ended = await session.execute(
-        delete(ConversationSession).where(
-            ConversationSession.status != "active", ConversationSession.updated_at < cutoff
-        )
-    )
-    purged.sessions = int(ended.rowcount or 0)  # type: ignore[attr-defined]
-    inbox = await session.execute(
-        delete(InboxItem).where(InboxItem.status != "pending", InboxItem.received_at < cutoff)
-    )
-    purged.inbox = int(inbox.rowcount or 0)  # type: ignore[attr-defined]
-    outbox = await session.execute(
-        delete(OutboxMessage).where(
-            OutboxMessage.status.in_(("sent", "failed")), OutboxMessage.created_at < cutoff
-        )
-    )
-    purged.outbox = int(outbox.rowcount or 0)  # type: ignore[attr-defined]
     # Contacts with nothing open who have not written since the cutoff.
     open_case = select(Case.id).where(
         Case.reporter_contact_id == Contact.id, Case.status.not_in(CLOSED_CASE)
@@ -479,19 +508,88 @@ async def purge_expired(
             .with_for_update(skip_locked=True)
         )
     ).all()
-    purged.erasure = await erase_person(session, list(silent), now, actor, scan_inbox=False)
+    purged.erasure = await erase_person(session, list(silent), now, actor)
     return purged
 
 
-def delete_photos(settings: Settings, refs: Iterable[str]) -> list[Path]:
+async def purge_transport(session: AsyncSession, now: datetime, days: int) -> Purge:
+    """Delete what only carried messages and is older than `days`
+    (`transport_retention_days`): finished conversations, processed inbound updates, sent or
+    failed outbound messages. The cases, complaints and audit log keep what happened."""
+    cutoff = now - timedelta(days=days)
+    purged = Purge()
+    ended = await session.execute(
+        delete(ConversationSession).where(
+            ConversationSession.status != "active", ConversationSession.updated_at < cutoff
+        )
+    )
+    purged.sessions = int(ended.rowcount or 0)  # type: ignore[attr-defined]
+    inbox = await session.execute(
+        delete(InboxItem).where(InboxItem.status != "pending", InboxItem.received_at < cutoff)
+    )
+    purged.inbox = int(inbox.rowcount or 0)  # type: ignore[attr-defined]
+    outbox = await session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.status.in_(("sent", "failed")), OutboxMessage.created_at < cutoff
+        )
+    )
+    purged.outbox = int(outbox.rowcount or 0)  # type: ignore[attr-defined]
+    return purged
+
+
+async def orphan_uploads(session: AsyncSession, settings: Settings, now: datetime) -> list[str]:
+    """Web chat photos no case shows, uploaded more than `transport_retention_days` ago (a
+    report given up before it was sent, an erased person's): their references, to delete."""
+    folder = settings.data_dir / "uploads"
+    if not folder.is_dir():
+        return []
+    cutoff = (now - timedelta(days=settings.transport_retention_days)).timestamp()
+    old = {
+        UPLOAD_PREFIX + path.name: path
+        for path in folder.iterdir()
+        if path.is_file() and not path.name.startswith(".") and path.stat().st_mtime < cutoff
+    }
+    if not old:
+        return []
+    shown = set(
+        await session.scalars(select(Case.photo_ref).where(Case.photo_ref.in_(sorted(old))))
+    )
+    return sorted(set(old) - shown)
+
+
+async def purge_all(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
+) -> Purge:
+    """Everything retention asks for at `now`, as the hourly sweep and `laporbot privacy
+    purge` run it: the transport rows once, then the personal data a batch per transaction
+    until none is left; photo files are deleted after the commit that let go of them."""
+    async with sessions() as db, db.begin():
+        total = await purge_transport(db, now, settings.transport_retention_days)
+        orphans = await orphan_uploads(db, settings, now)
+    total.photos += delete_photos(settings, orphans)
+    while True:
+        async with sessions() as db, db.begin():
+            done = await purge_expired(db, now, settings.retention_days)
+        total.photos += delete_photos(settings, done.photos)
+        total.cases += done.cases
+        total.complaints += done.complaints
+        total.erasure.contacts += done.erasure.contacts
+        total.erasure.inbox += done.erasure.inbox
+        total.erasure.outbox += done.erasure.outbox
+        total.erasure.sessions += done.erasure.sessions
+        if not (done.cases or done.complaints or done.erasure.contacts):
+            return total
+
+
+def delete_photos(settings: Settings, refs: Iterable[str]) -> list[str]:
     """Delete the web chat photo files of `refs` (others are platform references: nothing to
-    delete here); returns the files deleted."""
-    gone: list[Path] = []
+    delete here); returns the references whose file was deleted."""
+    gone: list[str] = []
     for ref in refs:
         path = upload_path(settings, ref)
         if path is not None and path.is_file():
             path.unlink()
-            gone.append(path)
+            gone.append(ref)
     return gone
 
 

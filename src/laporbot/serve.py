@@ -113,27 +113,21 @@ def reminders(service: Service) -> Tick:
 
 
 def retention(service: Service) -> Tick:
-    """Remove the personal data `retention_days` no longer allows (`laporbot.dataprotection`),
-    a batch per transaction until none is left; web chat photo files after each commit."""
+    """Remove the personal data and the traffic the retention settings no longer allow
+    (`laporbot.dataprotection.purge_all`)."""
     from laporbot import dataprotection
 
     async def tick() -> None:
-        settings = service.settings
-        while True:
-            async with service.sessions() as db, db.begin():
-                done = await dataprotection.purge_expired(
-                    db, service.clock.now(), settings.retention_days
-                )
-            dataprotection.delete_photos(settings, done.photos)
-            if done.cases or done.complaints or done.erasure.contacts:
-                log.info(
-                    "retention: personal data removed from %d cases, %d complaints, %d contacts",
-                    len(done.cases),
-                    len(done.complaints),
-                    done.erasure.contacts,
-                )
-            else:
-                return
+        done = await dataprotection.purge_all(
+            service.sessions, service.settings, service.clock.now()
+        )
+        if done.cases or done.complaints or done.erasure.contacts:
+            log.info(
+                "retention: personal data removed from %d cases, %d complaints, %d contacts",
+                len(done.cases),
+                len(done.complaints),
+                done.erasure.contacts,
+            )
 
     return tick
 

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
 
     # privacy (UU 27/2022)
     retention_days: int = 365 * 5
+    # Raw inbound updates, sent messages, finished conversations and unused web chat photos:
+    # they only carried messages, the cases keep what happened.
+    transport_retention_days: int = 90
 
     @field_validator("locales", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from laporbot import dataprotection
 from laporbot.cli import in_transaction, main, settings_of
 from laporbot.cli.cases import os_user
 from laporbot.clock import Clock, SystemClock
+from laporbot.db import migrate
+from laporbot.db.engine import create_engine, make_sessionmaker
 from laporbot.db.models import Contact
 
 
@@ -86,8 +89,11 @@ def export(
     if output is None:
         click.echo(text)
         return
-    output.touch(mode=0o600, exist_ok=True)
-    output.write_text(text + "\n", encoding="utf-8")
+    # Only its owner may read it, whatever a file of that name allowed before.
+    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(text + "\n")
     click.echo(f"wrote {output} ({len(data['cases'])} cases, {len(data['complaints'])} complaints)")
 
 
@@ -118,22 +124,31 @@ def erase(
 @privacy.command("purge")
 @click.pass_context
 def purge(ctx: click.Context) -> None:
-    """Remove the personal data the retention period (`retention_days`) no longer allows; the
-    service does this daily by itself."""
+    """Remove the personal data `retention_days` and the traffic `transport_retention_days` no
+    longer allow; `laporbot serve` does this every hour by itself."""
     settings = settings_of(ctx)
     now = _clock(ctx).now()
-    total: dict[str, Any] = {"cases": [], "complaints": [], "photos": [], "contacts": 0}
-    while True:
 
-        async def work(db: AsyncSession) -> dataprotection.Purge:
-            return await dataprotection.purge_expired(db, now, settings.retention_days)
+    async def run() -> dataprotection.Purge:
+        await migrate.upgrade(settings)
+        engine = create_engine(settings)
+        try:
+            return await dataprotection.purge_all(make_sessionmaker(engine), settings, now)
+        finally:
+            await engine.dispose()
 
-        done = asyncio.run(in_transaction(settings, work))
-        dataprotection.delete_photos(settings, done.photos)
-        total["cases"] += done.cases
-        total["complaints"] += done.complaints
-        total["photos"] += done.photos
-        total["contacts"] += done.erasure.contacts
-        if not (done.cases or done.complaints or done.erasure.contacts):
-            break
-    click.echo(json.dumps(total, indent=2))
+    done = asyncio.run(run())
+    click.echo(
+        json.dumps(
+            {
+                "cases": done.cases,
+                "complaints": done.complaints,
+                "photos": done.photos,
+                "contacts": done.erasure.contacts,
+                "conversations": done.sessions,
+                "inbound_updates": done.inbox,
+                "sent_messages": done.outbox,
+            },
+            indent=2,
+        )
+    )
