@@ -149,20 +149,20 @@ class KeyedLimiter:
         self._buckets: dict[str, TokenBucket] = {}
         self._checked = 0
 
-    def admit(self, key: str, now: float) -> float:
-        """Take one message for `key` and return 0, or return the seconds to wait (nothing
-        taken) when `key` is over its rate."""
+    def wait(self, key: str, now: float) -> float:
+        """Seconds before `key` may send one more message (0: now)."""
+        bucket = self._buckets.get(key)
+        return bucket.delay(now) if bucket is not None else 0.0
+
+    def take(self, key: str, now: float) -> None:
+        """One message of `key` went."""
         self._checked += 1
         if self._checked % 1024 == 0:
             self._buckets = {k: b for k, b in self._buckets.items() if not b.idle(now)}
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = TokenBucket(self.per_minute / 60, self.burst)
-        wait = bucket.delay(now)
-        if wait > 0:
-            return wait
         bucket.take(now)
-        return 0.0
 
     def __len__(self) -> int:
         return len(self._buckets)

@@ -34,21 +34,6 @@ async def settled(sessions: async_sessionmaker[AsyncSession], within: float = 10
         await asyncio.sleep(0.02)
 
 
-async def post_as_the_page(
-    http: aiohttp.ClientSession, url: str, body: dict[str, Any]
-) -> dict[str, Any]:
-    """POST a web chat message as the page's script does: a 429 is waited out (its
-    `Retry-After`) and the same message sent again; anything but 200 then fails the test."""
-    while True:
-        async with http.post(url, json=body) as response:
-            if response.status == 429:
-                await asyncio.sleep(float(response.headers["Retry-After"]))
-                continue
-            assert response.status == 200, await response.text()
-            result: dict[str, Any] = await response.json()
-            return result
-
-
 class WebChatClient:
     """One browser tab: a client id, a cursor, and the bot's messages seen so far."""
 
@@ -69,7 +54,10 @@ class WebChatClient:
     async def post(self, message_id: str | None = None, **fields: Any) -> dict[str, Any]:
         body = {"client_id": self.client_id, "message_id": message_id or uuid.uuid4().hex[:16]}
         body.update(fields)
-        return await post_as_the_page(self.http, f"{self.base}/api/chat/send", body)
+        async with self.http.post(f"{self.base}/api/chat/send", json=body) as response:
+            assert response.status == 200, await response.text()
+            result: dict[str, Any] = await response.json()
+            return result
 
     async def fetch(self, wait: float = 0) -> list[dict[str, Any]]:
         params = {"client_id": self.client_id, "after": str(self.cursor), "wait": str(wait)}

@@ -388,6 +388,19 @@ def test_the_address_limit_holds_every_client_of_one_address() -> None:
     assert flood.admit("client-y", "10.0.0.1", 101.0) == 0.0  # one a second comes back
 
 
+def test_a_refused_client_does_not_use_up_its_address() -> None:
+    # Behind one carrier NAT: a flooding client and a person typing normally.
+    flood = Flood(Settings(webchat_client_per_minute=60, webchat_address_per_minute=600))
+    refused = [flood.admit("flooder", "10.0.0.1", 100.0) for _ in range(300)]
+    assert refused.count(0.0) == 20  # its own burst, then refused
+    assert flood.addresses is not None
+    assert flood.addresses.wait("10.0.0.1", 100.0) == 0.0  # 280 refusals counted nothing
+    assert flood.admit("person", "10.0.0.1", 100.0) == 0.0
+    # Looking (a photo's address, before its body is read) counts nothing either.
+    assert flood.wait(None, "10.0.0.9", 100.0) == 0.0
+    assert flood.addresses.wait("10.0.0.9", 100.0) == 0.0
+
+
 async def test_long_poll_waits_and_wakes_on_delivery(harness: Harness) -> None:
     client = "d" * 16
     url = f"{harness.base}/api/chat/messages"

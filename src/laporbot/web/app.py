@@ -147,27 +147,40 @@ class Flood:
         self.clients = KeyedLimiter(client, max(5, client / 3)) if client > 0 else None
         self.addresses = KeyedLimiter(address, max(5, address / 3)) if address > 0 else None
 
+    def _limits(self, client_id: str | None, address: str) -> list[tuple[KeyedLimiter, str]]:
+        limits = [(self.addresses, address), (self.clients, client_id)]
+        return [(limiter, key) for limiter, key in limits if limiter is not None and key]
+
+    def wait(self, client_id: str | None, address: str, now: float) -> float:
+        """The seconds before this client (None: any client) at `address` may send; 0 now."""
+        return max((lim.wait(key, now) for lim, key in self._limits(client_id, address)), default=0)
+
     def admit(self, client_id: str, address: str, now: float) -> float:
-        """0 when the message may be stored, else the seconds to wait before sending it."""
-        if self.addresses is not None:
-            wait = self.addresses.admit(address, now)
-            if wait:
-                return wait
-        if self.clients is not None:
-            return self.clients.admit(client_id, now)
+        """0 when the message may be stored (counted against the client and the address), else
+        the seconds to wait before sending it (nothing counted: a refused client does not use up
+        its neighbours' share of the address)."""
+        wait = self.wait(client_id, address, now)
+        if wait:
+            return wait
+        for limiter, key in self._limits(client_id, address):
+            limiter.take(key, now)
         return 0.0
 
 
 FLOOD = web.AppKey("flood", Flood)
 
 
-def _flooding(request: web.Request, client_id: object) -> web.Response | None:
-    """A 429 with `Retry-After` when this client or address sends too fast, else None. The
-    page waits that long and sends the same message again: nothing is lost."""
+def _flooding(request: web.Request, client_id: str | None) -> web.Response | None:
+    """A 429 with `Retry-After` when this client or address sends too fast, else None (and the
+    message counted). With no client id, only the address is looked at and nothing counted (a
+    photo's body is not read while its address must wait). The page waits as told and sends
+    the same message again: nothing is lost."""
     deps = request.app[DEPS]
-    wait = request.app[FLOOD].admit(
-        str(client_id), request.remote or "unknown", deps.clock.now().timestamp()
-    )
+    flood, address, now = request.app[FLOOD], request.remote or "unknown", deps.clock.now()
+    if client_id is None:
+        wait = flood.wait(None, address, now.timestamp())
+    else:
+        wait = flood.admit(client_id, address, now.timestamp())
     if not wait:
         return None
     seconds = max(1, math.ceil(wait))
@@ -337,7 +350,7 @@ async def chat_send(request: web.Request) -> web.Response:
         updates = deps.web.split(body)
     except BadRequest as exc:
         return _error(400, exc.reason)
-    refused = _flooding(request, body.get("client_id"))
+    refused = _flooding(request, str(body["client_id"]))  # validated by split
     if refused is not None:
         return refused
     fresh = await deps.accept(updates)
@@ -350,6 +363,9 @@ async def chat_photo(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     if request.content_length is not None and request.content_length > MAX_PHOTO_BYTES + 64 * 1024:
         return _error(413, f"photos up to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
+    refused = _flooding(request, None)  # before reading up to 5 MB
+    if refused is not None:
+        return refused
     try:
         form = await request.post()
     except (ValueError, web.HTTPRequestEntityTooLarge):
@@ -357,9 +373,6 @@ async def chat_photo(request: web.Request) -> web.Response:
     upload = form.get("photo")
     if not isinstance(upload, web.FileField):
         return _error(400, "photo must be a file")
-    refused = _flooding(request, form.get("client_id"))
-    if refused is not None:
-        return refused
     data = upload.file.read(MAX_PHOTO_BYTES + 1)
     if len(data) > MAX_PHOTO_BYTES:
         return _error(413, f"photos up to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
@@ -378,6 +391,9 @@ async def chat_photo(request: web.Request) -> web.Response:
         updates = deps.web.split(body, uploaded=True)
     except BadRequest as exc:
         return _error(400, exc.reason)
+    refused = _flooding(request, str(body["client_id"]))
+    if refused is not None:
+        return refused
     folder = deps.settings.data_dir / "uploads"
     target = folder / name
     if not target.exists():
