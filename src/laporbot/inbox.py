@@ -58,7 +58,8 @@ MAX_ERROR_CHARS = 2000
 
 InboundHandler = Callable[[AsyncSession, InboundMessage, datetime], Awaitable[object]]
 #: Records an update that carries no message (a delivery status) in the processing
-#: transaction; True when it recorded something (the update is then `done`, not `ignored`).
+#: transaction, in a savepoint of its own when it writes (most such updates need nothing);
+#: True when it recorded something (the update is then `done`, not `ignored`).
 StatusHook = Callable[[AsyncSession, RawUpdate, datetime], Awaitable[bool]]
 
 
@@ -244,8 +245,7 @@ class InboxProcessor:
             hook = self._status_hooks.get(item.channel)
             if hook is not None:
                 try:
-                    async with session.begin_nested():
-                        recorded = await hook(session, raw, now)
+                    recorded = await hook(session, raw, now)
                 except Exception as exc:
                     log.exception("inbox %s: recording a delivery status failed", item.id)
                     await self._retry_or_fail(session, item, _short(exc), None)

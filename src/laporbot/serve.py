@@ -67,7 +67,9 @@ SweepFactory = Callable[["Service"], Tick]
 def telegram_backoff(failures: int) -> float:
     """Seconds before the next attempt to reach Telegram after `failures` failed ones in a
     row: 1, 2, 4 ... at most a minute."""
-    return min(TELEGRAM_BACKOFF_CAP_SECONDS, float(2 ** max(0, failures - 1)))
+    from laporbot.channels.telegram.polling import default_backoff
+
+    return default_backoff(failures, cap=TELEGRAM_BACKOFF_CAP_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -415,6 +417,7 @@ class Service:
         updates until stopped; every failure before that waits `telegram_backoff` and tries
         again, logged in one line (the reason, no traceback: an outage is not a bug)."""
         from laporbot.channels.base import RetryAfter, SendError
+        from laporbot.channels.telegram.polling import STOPPED, until_stopped, wait_or_stop
         from laporbot.channels.telegram.receive import receive_updates
 
         async def on_update(update: RawUpdate) -> None:
@@ -425,9 +428,10 @@ class Service:
         while not self._stop_event.is_set():
             try:
                 if self.telegram_state != "up":
-                    if not await self._unless_stopping(self._telegram.start()):
+                    if await until_stopped(self._telegram.start(), self._stop_event) is STOPPED:
                         return
                     self._telegram_up()
+                    failures = 0
                 await receive_updates(
                     self._telegram, self.settings, on_update, stop_event=self._stop_event
                 )
@@ -439,36 +443,18 @@ class Service:
                 failures += 1
                 wait = self.telegram_backoff(failures)
                 log.warning(
-                    "telegram: Bot API not reachable (attempt %d): %s; trying again in %.1f s",
+                    "telegram: the Bot API did not answer (attempt %d): %s; trying again in %.1f s",
                     failures,
                     exc.reason,
                     wait,
                 )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop_event.wait(), timeout=wait)
+            await wait_or_stop(self._stop_event, wait)
 
     def _telegram_up(self) -> None:
         self.telegram_state = "up"
         log.info("telegram: connected")
         if self._telegram_sender is not None:
             self.dispatcher.add_sender("telegram", self._telegram_sender)
-
-    async def _unless_stopping(self, work: Awaitable[Any]) -> bool:
-        """Await `work` unless the service stops first (then cancel it and return False)."""
-        task = asyncio.ensure_future(work)
-        stopper = asyncio.ensure_future(self._stop_event.wait())
-        try:
-            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopper.cancel()
-            if not task.done():
-                task.cancel()
-        if task.cancelled() or not task.done():
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            return False
-        task.result()  # raises what it raised
-        return True
 
     def _after_accept(self, updates: Sequence[RawUpdate], fresh: Sequence[bool]) -> None:
         """Stop the spinner on a pressed Telegram button once its update is stored."""

@@ -15,12 +15,11 @@ from typing import Any
 
 import click
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from laporbot.cli import main, settings_of
+from laporbot.cli import in_transaction, main, settings_of
 from laporbot.clock import Clock, SystemClock
-from laporbot.db import migrate
 from laporbot.db.cases import append_event, events_of, get_case
-from laporbot.db.engine import create_engine, make_sessionmaker
 from laporbot.db.models import Case
 from laporbot.errors import NotFound
 from laporbot.settings import Settings
@@ -40,16 +39,13 @@ def _summary(case: Case) -> dict[str, Any]:
 
 
 async def _list(settings: Settings, status: str | None) -> list[dict[str, Any]]:
-    await migrate.upgrade(settings)
-    engine = create_engine(settings)
-    try:
-        async with make_sessionmaker(engine)() as db:
-            query = select(Case).order_by(Case.priority, Case.received_at, Case.id)
-            if status:
-                query = query.where(Case.status == status)
-            return [_summary(case) for case in (await db.scalars(query)).all()]
-    finally:
-        await engine.dispose()
+    async def work(db: AsyncSession) -> list[dict[str, Any]]:
+        query = select(Case).order_by(Case.priority, Case.received_at, Case.id)
+        if status:
+            query = query.where(Case.status == status)
+        return [_summary(case) for case in (await db.scalars(query)).all()]
+
+    return await in_transaction(settings, work)
 
 
 #: The fields of `cases show` that identify a person; `--redacted` leaves them out.
@@ -68,62 +64,59 @@ def os_user() -> str:
 
 
 async def _show(settings: Settings, number: str, clock: Clock, *, redacted: bool) -> dict[str, Any]:
-    await migrate.upgrade(settings)
-    engine = create_engine(settings)
-    try:
-        async with make_sessionmaker(engine)() as db, db.begin():
-            case = await get_case(db, number.strip().upper())
-            if not redacted:
-                # Recorded before anything is printed: a look at personal data is never
-                # missing from the log, even if printing fails half way.
-                await append_event(
-                    db,
-                    case.id,
-                    at=clock.now(),
-                    actor_kind="system",
-                    actor_id=os_user(),
-                    kind=VIEWED_EVENT,
-                    data={"via": "cli", "command": "cases show"},
-                )
-            events = await events_of(db, case.id)
-            personal: dict[str, Any] = {
-                "address": case.address,
-                "latitude": case.latitude,
-                "longitude": case.longitude,
-                "subject": case.subject,
-                "photo": case.photo_ref,
-                "details": case.details,
-            }
-            if redacted:
-                personal = {key: REDACTED for key in PERSONAL_FIELDS}
-            return {
-                **_summary(case),
-                "track": case.track,
-                "current_step": case.current_step,
-                "kabupaten": case.kabupaten,
-                "kecamatan": case.kecamatan,
-                "address": personal["address"],
-                "latitude": personal["latitude"],
-                "longitude": personal["longitude"],
-                "subject": personal["subject"],
-                "photo": personal["photo"],
-                "anonymous": case.anonymous,
-                "locale": case.locale,
-                "assigned_officer_id": case.assigned_officer_id,
-                "details": personal["details"],
-                "events": [
-                    {
-                        "at": event.at.isoformat(),
-                        "actor": event.actor_kind,
-                        "actor_id": event.actor_id,
-                        "kind": event.kind,
-                        "data": event.data,
-                    }
-                    for event in events
-                ],
-            }
-    finally:
-        await engine.dispose()
+    async def work(db: AsyncSession) -> dict[str, Any]:
+        case = await get_case(db, number.strip().upper())
+        if not redacted:
+            # Recorded before anything is printed: a look at personal data is never
+            # missing from the log, even if printing fails half way.
+            await append_event(
+                db,
+                case.id,
+                at=clock.now(),
+                actor_kind="system",
+                actor_id=os_user(),
+                kind=VIEWED_EVENT,
+                data={"via": "cli", "command": "cases show"},
+            )
+        events = await events_of(db, case.id)
+        personal: dict[str, Any] = {
+            "address": case.address,
+            "latitude": case.latitude,
+            "longitude": case.longitude,
+            "subject": case.subject,
+            "photo": case.photo_ref,
+            "details": case.details,
+        }
+        if redacted:
+            personal = {key: REDACTED for key in PERSONAL_FIELDS}
+        return {
+            **_summary(case),
+            "track": case.track,
+            "current_step": case.current_step,
+            "kabupaten": case.kabupaten,
+            "kecamatan": case.kecamatan,
+            "address": personal["address"],
+            "latitude": personal["latitude"],
+            "longitude": personal["longitude"],
+            "subject": personal["subject"],
+            "photo": personal["photo"],
+            "anonymous": case.anonymous,
+            "locale": case.locale,
+            "assigned_officer_id": case.assigned_officer_id,
+            "details": personal["details"],
+            "events": [
+                {
+                    "at": event.at.isoformat(),
+                    "actor": event.actor_kind,
+                    "actor_id": event.actor_id,
+                    "kind": event.kind,
+                    "data": event.data,
+                }
+                for event in events
+            ],
+        }
+
+    return await in_transaction(settings, work)
 
 
 @main.group()

@@ -73,7 +73,15 @@ class StandardsRegistry:
                 standards[standard.code] = standard
         self._agencies = by_code
         self._standards = standards
-        self.gazetteer = gazetteer if gazetteer is not None else shipped_gazetteer()
+        self._gazetteer = gazetteer
+
+    @property
+    def gazetteer(self) -> Gazetteer:
+        """The place names of Indonesia; the shipped file is read when first needed (the
+        first report, not the start-up)."""
+        if self._gazetteer is None:
+            self._gazetteer = shipped_gazetteer()
+        return self._gazetteer
 
     @property
     def agencies(self) -> tuple[Agency, ...]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from laporbot.channels.base import RawUpdate, RetryAfter, SendError
 from laporbot.channels.telegram.adapter import TelegramAdapter
@@ -20,16 +21,47 @@ from laporbot.errors import BadRequest
 log = logging.getLogger(__name__)
 
 OnUpdate = Callable[[RawUpdate], Awaitable[None]]
+T = TypeVar("T")
 
 
-def default_backoff(failures: int) -> float:
-    """Seconds to wait after `failures` failed polls in a row: 1, 2, 4 ... at most 30."""
-    return float(min(30, 2 ** max(0, failures - 1)))
+def default_backoff(failures: int, cap: float = 30) -> float:
+    """Seconds to wait after `failures` failures in a row: 1, 2, 4 ... at most `cap`."""
+    return float(min(cap, 2 ** max(0, failures - 1)))
 
 
-async def _wait(stop_event: asyncio.Event, seconds: float) -> None:
+async def wait_or_stop(stop_event: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less if `stop_event` is set meanwhile."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop_event.wait(), timeout=seconds)
+
+
+class Stopped(enum.Enum):
+    """What `until_stopped` returns when the service stopped first."""
+
+    STOPPED = "stopped"
+
+
+STOPPED = Stopped.STOPPED
+
+
+async def until_stopped(work: Awaitable[T], stop_event: asyncio.Event) -> T | Stopped:
+    """`work`'s result, or `STOPPED` (the work cancelled, its error dropped) as soon as
+    `stop_event` is set; an error of work that finished first is raised."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop_event.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stopper
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, SendError):
+                await task
+    if task.cancelled():
+        return STOPPED
+    return task.result()
 
 
 async def _fetch(
@@ -38,23 +70,10 @@ async def _fetch(
     timeout: int,  # noqa: ASYNC109 - Telegram's long-poll seconds
     stop_event: asyncio.Event,
 ) -> list[dict[str, Any]] | None:
-    """One getUpdates, abandoned (None) as soon as `stop_event` is set."""
-    fetch = asyncio.ensure_future(adapter.get_raw_updates(offset=offset, timeout=timeout))
-    stopper = asyncio.ensure_future(stop_event.wait())
-    try:
-        await asyncio.wait({fetch, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await stopper
-        if not fetch.done():
-            # abandoning a long poll is safe: nothing it returned was confirmed
-            fetch.cancel()
-            with contextlib.suppress(asyncio.CancelledError, SendError):
-                await fetch
-    if fetch.cancelled():
-        return None
-    return fetch.result()
+    """One getUpdates, abandoned (None) as soon as `stop_event` is set (safe: nothing it
+    returned was confirmed)."""
+    items = await until_stopped(adapter.get_raw_updates(offset=offset, timeout=timeout), stop_event)
+    return None if items is STOPPED else items
 
 
 async def poll(
@@ -79,12 +98,12 @@ async def poll(
             items = await _fetch(adapter, offset, timeout, stop_event)
         except RetryAfter as exc:
             log.warning("telegram getUpdates: flood control, waiting %s s", exc.seconds)
-            await _wait(stop_event, exc.seconds)
+            await wait_or_stop(stop_event, exc.seconds)
             continue
         except SendError as exc:
             failures += 1
             log.warning("telegram getUpdates failed (%s): %s", failures, exc.reason)
-            await _wait(stop_event, backoff(failures))
+            await wait_or_stop(stop_event, backoff(failures))
             continue
         if items is None:
             break
@@ -94,7 +113,7 @@ async def poll(
         except Exception:
             failures += 1
             log.exception("telegram update not accepted; trying again from offset %s", offset)
-            await _wait(stop_event, backoff(failures))
+            await wait_or_stop(stop_event, backoff(failures))
             continue
         failures = 0
     if offset is not None:

@@ -170,11 +170,20 @@ def make_status_hook(settings: Settings) -> StatusHook:
     async def on_status(session: AsyncSession, update: RawUpdate, now: datetime) -> bool:
         status = delivery_status(update)
         if status is None or status.state != "failed":
-            return False
-        # The ids are stored as a JSON list of strings: match the quoted id in its text.
+            return False  # sent, delivered, read: nothing to record, no savepoint spent
+        async with session.begin_nested():
+            return await record_failure(session, update, status, now)
+
+    async def record_failure(
+        session: AsyncSession, update: RawUpdate, status: DeliveryStatus, now: datetime
+    ) -> bool:
+        # The ids are stored as a JSON list of strings: match the quoted id in its text, among
+        # the chat's sent rows (the (channel, chat_id, status, ...) index narrows them).
+        ids_text = cast(OutboxMessage.platform_message_ids, String)
         stmt = select(OutboxMessage).where(
             OutboxMessage.channel == "whatsapp",
-            cast(OutboxMessage.platform_message_ids, String).like(f'%"{status.message_id}"%'),
+            OutboxMessage.status == "sent",
+            ids_text.contains(f'"{status.message_id}"', autoescape=True),
         )
         # The row's chat is the phone number or the scoped user id, whichever it was sent to;
         # a status names both when Meta knows both.
@@ -183,7 +192,7 @@ def make_status_hook(settings: Settings) -> StatusHook:
         chats = {chat for chat in chats if isinstance(chat, str)}
         if chats:
             stmt = stmt.where(OutboxMessage.chat_id.in_(sorted(chats)))
-        row = (await session.scalars(stmt.limit(1))).one_or_none()
+        row = (await session.scalars(stmt.order_by(OutboxMessage.id.desc()).limit(1))).first()
         if row is None:
             return False
         reason = f"whatsapp {status.error_code}: {status.error_reason or 'failed'} (status)"
