@@ -200,6 +200,7 @@ async def screen_group_messages(
     items: Sequence[tuple[OutboundMessage, int | None]],
     *,
     drop_refused: bool = False,
+    strict: bool = False,
 ) -> list[OutboundMessage | None]:
     """The messages of `items` ((message, id of the case it is about)) as they may be queued:
     one addressed to a group loses its photo and any protected data of its case and of every
@@ -208,7 +209,8 @@ async def screen_group_messages(
     Called where outbox rows are created, so no path can skip it. When cutting cannot make a
     message safe it raises `PrivacyViolation` (the caller's transaction then rolls back), or,
     with `drop_refused` (a batch of reminders, whose other messages must still go), that
-    message is None, logged as an error.
+    message is None, logged as an error. `strict` (the officer side, whose group messages are
+    written to carry no protected data) refuses a message that would need any cut at all.
     """
     messages: list[OutboundMessage | None] = [message for message, _case in items]
     groups = await group_chats(session, {(m.channel, m.chat_id) for m, _case in items})
@@ -248,6 +250,8 @@ async def screen_group_messages(
             )
             messages[index] = None
             continue
+        if removed and strict:
+            raise PrivacyViolation(message.chat_id, removed[0])
         if removed:
             log.error(
                 "group message to %s %s would have disclosed %s; cut out",

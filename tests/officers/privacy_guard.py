@@ -17,7 +17,7 @@ from sqlalchemy.sql.dml import Insert
 
 from laporbot.db.models import Case, OfficerGroup, OutboxMessage
 from laporbot.db.outbox import from_payload
-from laporbot.officers.privacy import check_group_message, is_group_chat
+from laporbot.privacy import check_group_message, is_group_chat
 
 
 class GuardStats:

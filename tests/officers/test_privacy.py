@@ -12,7 +12,7 @@ from laporbot.db import outbox
 from laporbot.db.models import Case
 from laporbot.messages import Button, OutboundMessage
 from laporbot.officers.context import Turn
-from laporbot.officers.privacy import PrivacyViolation, check_group_message, protected_fragments
+from laporbot.privacy import PrivacyViolation, check_group_message, protected_fragments
 from tests.officers import privacy_guard
 from tests.officers.conftest import Office
 

@@ -49,18 +49,21 @@ async def enqueue(
     now: datetime,
     dedup_key: str | None = None,
     case_id: int | None = None,
+    *,
+    strict_privacy: bool = False,
 ) -> OutboxMessage:
     """Queue `message` for sending; with a `dedup_key` already queued, return that row instead
     (idempotent enqueue: a replayed inbox update does not send twice). A message to a group
     chat is screened first (`laporbot.privacy.screen_group_messages`): nothing that identifies
-    a protected person reaches a group, whichever path queued it."""
+    a protected person reaches a group, whichever path queued it; with `strict_privacy` such
+    a message is refused (`PrivacyViolation`) instead of cut."""
     if dedup_key is not None:
         existing = await session.scalar(
             select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key)
         )
         if existing is not None:
             return existing
-    (screened,) = await screen_group_messages(session, [(message, case_id)])
+    (screened,) = await screen_group_messages(session, [(message, case_id)], strict=strict_privacy)
     assert screened is not None  # a message that cannot be made safe raised
     message = screened
     seq = await next_value(session, f"outbox:{message.channel}:{message.chat_id}")

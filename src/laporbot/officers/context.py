@@ -20,8 +20,8 @@ from laporbot.db import outbox
 from laporbot.db.models import Case, Contact, Officer, OfficerGroup, OutboxMessage
 from laporbot.i18n import Translator
 from laporbot.messages import Button, Channel, InboundMessage, OutboundMessage
-from laporbot.officers.privacy import check_group_message, is_group_chat
 from laporbot.officers.triage import render_triage
+from laporbot.privacy import check_group_message
 from laporbot.reminders.service import ReminderService
 from laporbot.reminders.sweep import outside_whatsapp_window
 from laporbot.standards import StandardsRegistry
@@ -118,27 +118,19 @@ class Turn:
         case: Case | None = None,
         dedup_key: str | None = None,
     ) -> OutboxMessage:
-        """Queue `message`; a group message is checked against `case`'s protected data first
-        (`PrivacyViolation` aborts the whole transaction rather than leak)."""
-        if is_group_chat(message.channel, message.chat_id) or await self._registered_group(message):
-            check_group_message(message, [case] if case is not None else [])
+        """Queue `message`; a group message that would show protected data of `case` (or of
+        any case it names) is refused (`PrivacyViolation` aborts the whole transaction rather
+        than leak): the officer side writes group messages that need no cut."""
         row = await outbox.enqueue(
             self.session,
             message,
             self.now,
             dedup_key=dedup_key or self._dedup(),
             case_id=case.id if case is not None else None,
+            strict_privacy=True,
         )
         self.sent.append(message)
         return row
-
-    async def _registered_group(self, message: OutboundMessage) -> bool:
-        found = await self.session.scalar(
-            select(OfficerGroup.id).where(
-                OfficerGroup.channel == message.channel, OfficerGroup.chat_id == message.chat_id
-            )
-        )
-        return found is not None
 
     async def reply(
         self, text: str, buttons: tuple[Button, ...] = (), *, case: Case | None = None
