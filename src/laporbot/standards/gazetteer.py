@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +66,10 @@ class PlaceName:
 _NOT_PLAIN = re.compile(r"[^0-9a-z ]+")
 
 
+@lru_cache(maxsize=4096)
 def place_name(text: str) -> PlaceName:
-    """Normalize a place name: case, spacing, punctuation and Kab./Kabupaten/Kota prefixes."""
+    """Normalize a place name: case, spacing, punctuation and Kab./Kabupaten/Kota prefixes.
+    Remembered (an immutable result): the offices' area lists are reduced on every look-up."""
     words = " ".join(text.lower().replace("-", " ").split())
     kind: str | None = None
     for prefix, prefix_kind in _PREFIXES:
