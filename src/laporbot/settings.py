@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     # reverse proxy every client has the proxy's: keep the address limit generous.
     webchat_client_per_minute: int = 60
     webchat_address_per_minute: int = 600
+    # Behind a reverse proxy: take the client's address from the X-Forwarded-For entry the
+    # proxy added (the last one). Only set it when a proxy adds that header to every request:
+    # otherwise anyone can choose the address they are counted under.
+    http_behind_proxy: bool = False
 
     # Telegram
     telegram_token: SecretStr | None = None

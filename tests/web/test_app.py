@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
+from aiohttp import web
+from aiohttp.test_utils import TestServer, make_mocked_request
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,7 +38,7 @@ from laporbot.outbox import ChannelSender, Dispatcher
 from laporbot.photos import upload_path
 from laporbot.ratelimit import unlimited_pacer
 from laporbot.settings import Settings
-from laporbot.web.app import Flood, WebDeps, build_app
+from laporbot.web.app import DEPS, Flood, WebDeps, _address, build_app
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 Sessions = async_sessionmaker[AsyncSession]
@@ -584,3 +586,35 @@ async def test_json_posts_past_the_body_limit_are_413(harness: Harness) -> None:
     async with harness.http.post(f"{harness.base}/api/chat/send", json=body) as response:
         assert response.status == 413
     assert await harness.stored() == 0
+
+
+@pytest.mark.parametrize(
+    ("behind_proxy", "forwarded", "expected"),
+    [
+        (False, "203.0.113.9", "192.0.2.1"),  # a header anyone can send is not believed
+        (True, "203.0.113.9", "203.0.113.9"),
+        (True, "10.9.9.9, 203.0.113.9", "203.0.113.9"),  # the proxy's entry is the last
+        (True, None, "192.0.2.1"),
+    ],
+)
+def test_the_address_counted_behind_a_proxy(
+    behind_proxy: bool, forwarded: str | None, expected: str
+) -> None:
+    app = web.Application()
+    deps = SimpleNamespace(settings=Settings(http_behind_proxy=behind_proxy))
+    app[DEPS] = cast(WebDeps, deps)
+    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    request = make_mocked_request(
+        "POST", "/api/chat/send", headers=headers, app=app, transport=_Peer("192.0.2.1")
+    )
+    assert _address(request) == expected
+
+
+class _Peer:
+    """The transport of a request from `host`."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return (self.host, 40000) if name == "peername" else default

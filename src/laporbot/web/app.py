@@ -170,13 +170,23 @@ class Flood:
 FLOOD = web.AppKey("flood", Flood)
 
 
+def _address(request: web.Request) -> str:
+    """The sender's network address: the peer's, or behind a proxy (`http_behind_proxy`) the
+    address the proxy saw, which it appended to X-Forwarded-For."""
+    if request.app[DEPS].settings.http_behind_proxy:
+        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded
+    return request.remote or "unknown"
+
+
 def _flooding(request: web.Request, client_id: str | None) -> web.Response | None:
     """A 429 with `Retry-After` when this client or address sends too fast, else None (and the
     message counted). With no client id, only the address is looked at and nothing counted (a
     photo's body is not read while its address must wait). The page waits as told and sends
     the same message again: nothing is lost."""
     deps = request.app[DEPS]
-    flood, address, now = request.app[FLOOD], request.remote or "unknown", deps.clock.now()
+    flood, address, now = request.app[FLOOD], _address(request), deps.clock.now()
     if client_id is None:
         wait = flood.wait(None, address, now.timestamp())
     else:
