@@ -25,7 +25,6 @@ from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
-    Message,
     ReplyKeyboardMarkup,
     Update,
 )
@@ -43,11 +42,10 @@ from laporbot.channels.telegram.common import (
     SendStep,
     chat_id_value,
     is_not_modified,
-    largest_photo,
-    other_content,
+    parse_callback,
+    parse_message,
 )
 from laporbot.clock import Clock
-from laporbot.messages import Location
 
 
 class _GetRawUpdates(TelegramMethod[list[dict[str, Any]]]):
@@ -156,19 +154,9 @@ class AiogramTelegramAdapter(TelegramAdapter):
     def _parse(self, payload: dict[str, Any]) -> ParsedMessage | ParsedCallback | None:
         update = Update.model_validate(payload, context={"bot": self._bot})
         if update.message is not None:
-            return _parsed_message(update.message)
-        query = update.callback_query
-        if query is not None:
-            carrier = query.message
-            return ParsedCallback(
-                query_id=query.id,
-                user_id=query.from_user.id,
-                language_code=query.from_user.language_code,
-                data=query.data,
-                chat_id=carrier.chat.id if carrier is not None else None,
-                chat_type=carrier.chat.type if carrier is not None else None,
-                message_id=carrier.message_id if carrier is not None else None,
-            )
+            return parse_message(update.message)
+        if update.callback_query is not None:
+            return parse_callback(update.callback_query)
         return None
 
     async def _perform(self, step: SendStep) -> int:
@@ -205,31 +193,6 @@ class AiogramTelegramAdapter(TelegramAdapter):
             await self._bot.answer_callback_query(query_id, text=text)
         except AiogramError as exc:
             raise map_error(exc) from exc
-
-
-def _parsed_message(message: Message) -> ParsedMessage:
-    sender = message.from_user
-    photo = largest_photo([(p.file_id, p.width, p.height) for p in message.photo or []])
-    location = (
-        Location(latitude=message.location.latitude, longitude=message.location.longitude)
-        if message.location is not None
-        else None
-    )
-    reply = message.reply_to_message
-    return ParsedMessage(
-        message_id=message.message_id,
-        chat_id=message.chat.id,
-        chat_type=message.chat.type,
-        user_id=sender.id if sender is not None else None,
-        language_code=sender.language_code if sender is not None else None,
-        date=message.date,
-        text=message.text,
-        caption=message.caption,
-        location=location,
-        photo_file_id=photo,
-        reply_to=reply.message_id if reply is not None else None,
-        other=other_content(message),
-    )
 
 
 def _markup(step: SendStep) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:

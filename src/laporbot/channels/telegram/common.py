@@ -133,6 +133,45 @@ def largest_photo(sizes: list[tuple[str, int, int]]) -> str | None:
     return max(enumerate(sizes), key=lambda item: (item[1][1] * item[1][2], item[0]))[1][0]
 
 
+def parse_message(message: Any) -> ParsedMessage:
+    """The fields laporbot uses of a `Message` of aiogram or python-telegram-bot: both name
+    them alike (`message_id`, `chat.id`, `from_user`, `photo`, `location`, ...)."""
+    sender = message.from_user
+    photo = largest_photo([(p.file_id, p.width, p.height) for p in message.photo or ()])
+    point = message.location
+    reply = message.reply_to_message
+    return ParsedMessage(
+        message_id=message.message_id,
+        chat_id=message.chat.id,
+        chat_type=message.chat.type,
+        user_id=sender.id if sender is not None else None,
+        language_code=sender.language_code if sender is not None else None,
+        date=message.date,
+        text=message.text,
+        caption=message.caption,
+        location=Location(latitude=point.latitude, longitude=point.longitude)
+        if point is not None
+        else None,
+        photo_file_id=photo,
+        reply_to=reply.message_id if reply is not None else None,
+        other=other_content(message),
+    )
+
+
+def parse_callback(query: Any) -> ParsedCallback:
+    """The fields laporbot uses of a `CallbackQuery` of either library."""
+    carrier = query.message
+    return ParsedCallback(
+        query_id=query.id,
+        user_id=query.from_user.id,
+        language_code=query.from_user.language_code,
+        data=query.data,
+        chat_id=carrier.chat.id if carrier is not None else None,
+        chat_type=carrier.chat.type if carrier is not None else None,
+        message_id=carrier.message_id if carrier is not None else None,
+    )
+
+
 def _command_text(text: str) -> str:
     # "/lapor@LaporBot 123" in a group means "/lapor 123": drop the bot's name from the command
     head, sep, rest = text.partition(" ")
