@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +66,8 @@ class PlaceName:
 _NOT_PLAIN = re.compile(r"[^0-9a-z ]+")
 
 
-@lru_cache(maxsize=4096)
 def place_name(text: str) -> PlaceName:
-    """Normalize a place name: case, spacing, punctuation and Kab./Kabupaten/Kota prefixes.
-    Remembered (an immutable result): the offices' area lists are reduced on every look-up."""
+    """Normalize a place name: case, spacing, punctuation and Kab./Kabupaten/Kota prefixes."""
     words = " ".join(text.lower().replace("-", " ").split())
     kind: str | None = None
     for prefix, prefix_kind in _PREFIXES:
@@ -81,6 +79,14 @@ def place_name(text: str) -> PlaceName:
             break
     plain = _NOT_PLAIN.sub("", words)
     return PlaceName(kind, " ".join(plain.split()))
+
+
+@cache
+def data_place_name(text: str) -> PlaceName:
+    """`place_name` of a name from a data file (an office's areas, the gazetteer), remembered:
+    look-ups reduce the offices' area lists again and again. Never for what a citizen typed
+    (that would keep their words in memory): use `place_name`."""
+    return place_name(text)
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -139,10 +145,10 @@ class Gazetteer:
         found = [
             place
             for place in self._by_name.get(wanted.name, [])
-            if place_name(place.name).matches(wanted)
+            if data_place_name(place.name).matches(wanted)
         ]
         if province is not None:
-            inside = [p for p in found if place_name(p.province).matches(place_name(province))]
+            inside = [p for p in found if data_place_name(p.province).matches(place_name(province))]
             found = inside or found
         return found
 

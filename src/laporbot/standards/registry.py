@@ -12,6 +12,7 @@ from laporbot.deadlines import due_time
 from laporbot.errors import NotFound, StandardsError
 from laporbot.standards.gazetteer import (
     Gazetteer,
+    data_place_name,
     distance_km,
     place_name,
     shipped_gazetteer,
@@ -73,15 +74,8 @@ class StandardsRegistry:
                 standards[standard.code] = standard
         self._agencies = by_code
         self._standards = standards
-        self._gazetteer = gazetteer
-
-    @property
-    def gazetteer(self) -> Gazetteer:
-        """The place names of Indonesia; the shipped file is read when first needed (the
-        first report, not the start-up)."""
-        if self._gazetteer is None:
-            self._gazetteer = shipped_gazetteer()
-        return self._gazetteer
+        # Read (and checked) at start: a broken file is a set-up error, not a failed report.
+        self.gazetteer = gazetteer if gazetteer is not None else shipped_gazetteer()
 
     @property
     def agencies(self) -> tuple[Agency, ...]:
@@ -166,10 +160,10 @@ class StandardsRegistry:
         covering: list[tuple[int, Agency]] = []
         for agency in self._agencies.values():
             for area in agency.areas:
-                if not place_name(area.kabupaten).matches(kab):
+                if not data_place_name(area.kabupaten).matches(kab):
                     continue
                 listed = not area.kecamatan or (
-                    kec is not None and any(place_name(k).matches(kec) for k in area.kecamatan)
+                    kec is not None and any(data_place_name(k).matches(kec) for k in area.kecamatan)
                 )
                 rank = 0 if agency.jurisdiction.level != "provinsi" else 1
                 covering.append((rank if listed or kec is None else rank + 2, agency))
@@ -218,7 +212,7 @@ class StandardsRegistry:
 
         if province is not None:
             wanted = place_name(province)
-            same = [a for a in able if place_name(a.jurisdiction.province).matches(wanted)]
+            same = [a for a in able if data_place_name(a.jurisdiction.province).matches(wanted)]
             if same:
                 # The provincial office first (it takes referrals from its whole province),
                 # then the nearest.
@@ -233,7 +227,7 @@ class StandardsRegistry:
         """The listed spelling of `kecamatan` in `kabupaten` ("pasrujambe" -> "Pasrujambe")."""
         wanted = place_name(kecamatan)
         for name in self.kecamatan_names(kabupaten):
-            if place_name(name).matches(wanted):
+            if data_place_name(name).matches(wanted):
                 return name
         return None
 
@@ -242,9 +236,9 @@ class StandardsRegistry:
         empty when it is listed or the kabupaten lists none."""
         names = self.kecamatan_names(kabupaten)
         wanted = place_name(kecamatan)
-        if not names or any(place_name(n).matches(wanted) for n in names):
+        if not names or any(data_place_name(n).matches(wanted) for n in names):
             return []
-        reduced = {place_name(n).name: n for n in names}
+        reduced = {data_place_name(n).name: n for n in names}
         close = difflib.get_close_matches(wanted.name, list(reduced), n=limit, cutoff=0.6)
         return [reduced[c] for c in close]
 
@@ -256,7 +250,7 @@ class StandardsRegistry:
             if self._offers(agency, category)
             for area in agency.areas
         }
-        return sorted(names, key=lambda name: place_name(name).name)
+        return sorted(names, key=lambda name: data_place_name(name).name)
 
     def kecamatan_names(self, kabupaten: str) -> list[str]:
         """The kecamatan listed for `kabupaten` (empty when offices serve it whole)."""
@@ -265,7 +259,7 @@ class StandardsRegistry:
             kecamatan
             for agency in self._agencies.values()
             for area in agency.areas
-            if place_name(area.kabupaten).matches(wanted)
+            if data_place_name(area.kabupaten).matches(wanted)
             for kecamatan in area.kecamatan
         }
         return sorted(names)
