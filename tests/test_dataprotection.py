@@ -287,9 +287,10 @@ async def test_purge_after_the_retention_period(store: Store, tmp_path: Path) ->
     assert done.erasure.contacts == 2  # Sari and Ani: nothing open, silent for 800 days
     async with db_sessionmaker() as db, db.begin():
         carried = await dataprotection.purge_transport(db, NOW, settings.transport_retention_days)
-    # Budi's conversation, updates and (still pending) message stay until they are old; Sari's
-    # went with her.
-    assert (carried.sessions, carried.inbox, carried.outbox) == (1, 2, 0)
+    # The traffic is 800 days old: Budi's finished conversation (Sari's went with her) and
+    # all four updates go; the messages were never sent, and a message is never dropped
+    # before it is sent.
+    assert (carried.sessions, carried.inbox, carried.outbox) == (1, 4, 0)
     async with db_sessionmaker() as db:
         sari = (await db.scalars(select(Case).where(Case.number == world.sari_case))).one()
         assert (sari.address, sari.latitude, sari.subject, sari.photo_ref) == (None, None, {}, None)
@@ -331,10 +332,18 @@ async def test_purge_all_deletes_old_traffic_and_photos_no_case_shows(
     for path in (shown, given_up):
         os.utime(path, (old, old))
     async with store.sessionmaker() as db, db.begin():
-        await _populate(db, NOW - timedelta(days=120))
+        world = await _populate(db, NOW - timedelta(days=120))
+        # Everything was sent; Sari's message is about her case, still open.
+        sari_case = (await db.scalars(select(Case).where(Case.number == world.sari_case))).one()
+        for row in (await db.scalars(select(OutboxMessage))).all():
+            row.status = "sent"
+            row.case_id = sari_case.id if row.chat_id == SARI else None
     done = await dataprotection.purge_all(store.sessionmaker, settings, NOW)
     assert (done.sessions, done.inbox) == (2, 4)
-    assert done.outbox == 0  # still pending: a message is never dropped before it is sent
+    # A message about an open case stays (the group's post of it is edited as it moves).
+    assert done.outbox == 3
+    async with store.sessionmaker() as db:
+        assert list((await db.scalars(select(OutboxMessage.chat_id))).all()) == [SARI]
     assert done.photos == [UPLOAD_PREFIX + given_up.name]
     assert shown.exists()  # both open cases show it
     assert fresh.exists()  # perhaps a report being written right now

@@ -349,25 +349,35 @@ async def export_person(
 
 
 async def erase_person(
-    session: AsyncSession, contacts: Sequence[Contact], now: datetime, actor: str
+    session: AsyncSession,
+    contacts: Sequence[Contact],
+    now: datetime,
+    actor: str,
+    *,
+    scan_inbox: bool = True,
 ) -> Erasure:
     """Forget the person of `contacts` (see the module docstring); the erasure is recorded in
-    the audit log of each case they had made (`reporter_erased`, by `actor`)."""
+    the audit log of each case they had made (`reporter_erased`, by `actor`). `scan_inbox`
+    False skips the search of their inbound updates: the retention sweep erases people silent
+    for `retention_days`, whose updates `purge_transport` deleted long before."""
     done = Erasure()
     if not contacts:
         return done
     ids = [contact.id for contact in contacts]
-    received = await _inbox_of(session, contacts)
+    received = await _inbox_of(session, contacts) if scan_inbox else []
     if received:
         await session.execute(delete(InboxItem).where(InboxItem.id.in_([i.id for i in received])))
     done.inbox = len(received)
+    # Each chat's outbox order is a counter named after the chat: a phone number, for WhatsApp.
+    # Deleted first: on PostgreSQL this waits for a transaction queueing to the chat right now,
+    # so the rows it adds are seen, and deleted, by the next statement.
+    series = [sequence_name(channel, chat) for channel, chat in _chats(contacts)]
+    await session.execute(delete(NumberCounter).where(NumberCounter.name.in_(series)))
     outbox = await session.execute(delete(OutboxMessage).where(_outbox_filter(contacts)))
     done.outbox = int(outbox.rowcount or 0)  # type: ignore[attr-defined]
     sessions = await session.execute(delete(ConversationSession).where(_sessions_filter(contacts)))
     done.sessions = int(sessions.rowcount or 0)  # type: ignore[attr-defined]
-    # Each chat's outbox order is a counter named after the chat: a phone number, for WhatsApp.
-    series = [sequence_name(channel, chat) for channel, chat in _chats(contacts)]
-    await session.execute(delete(NumberCounter).where(NumberCounter.name.in_(series)))
+
     cases = (await session.scalars(select(Case).where(Case.reporter_contact_id.in_(ids)))).all()
     for case in cases:
         case.reporter_contact_id = None
@@ -508,7 +518,7 @@ async def purge_expired(
             .with_for_update(skip_locked=True)
         )
     ).all()
-    purged.erasure = await erase_person(session, list(silent), now, actor)
+    purged.erasure = await erase_person(session, list(silent), now, actor, scan_inbox=False)
     return purged
 
 
@@ -528,9 +538,16 @@ async def purge_transport(session: AsyncSession, now: datetime, days: int) -> Pu
         delete(InboxItem).where(InboxItem.status != "pending", InboxItem.received_at < cutoff)
     )
     purged.inbox = int(inbox.rowcount or 0)  # type: ignore[attr-defined]
+    # A message about a case still open stays: the office group's post of it is edited as the
+    # case moves, and its platform id is learnt from its row.
+    still_open = select(Case.id).where(
+        Case.id == OutboxMessage.case_id, Case.status.not_in(CLOSED_CASE)
+    )
     outbox = await session.execute(
         delete(OutboxMessage).where(
-            OutboxMessage.status.in_(("sent", "failed")), OutboxMessage.created_at < cutoff
+            OutboxMessage.status.in_(("sent", "failed")),
+            OutboxMessage.created_at < cutoff,
+            ~still_open.exists(),
         )
     )
     purged.outbox = int(outbox.rowcount or 0)  # type: ignore[attr-defined]
