@@ -8,7 +8,9 @@ import hashlib
 import hmac
 import io
 import json
+import os
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +22,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer, make_mocked_request
+from multidict import CIMultiDict
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -556,6 +559,14 @@ async def test_photo_upload_is_stored_by_hash_and_becomes_a_photo_message(
     assert message.photo is not None
     assert message.photo.ref == ref
     assert upload_path(settings, "web-upload:../../etc/passwd") is None
+    # The same photo sent again months later is in use again: the sweep of unused photos
+    # (which goes by the file's time) must not take it.
+    long_ago = time.time() - 200 * 24 * 3600
+    os.utime(stored, (long_ago, long_ago))
+    form = photo_form(JPEG)
+    async with harness.http.post(url, data=form) as response:
+        assert response.status == 200
+    assert stored.stat().st_mtime > long_ago + 100 * 24 * 3600
 
 
 @pytest.mark.parametrize(
@@ -591,19 +602,21 @@ async def test_json_posts_past_the_body_limit_are_413(harness: Harness) -> None:
 @pytest.mark.parametrize(
     ("behind_proxy", "forwarded", "expected"),
     [
-        (False, "203.0.113.9", "192.0.2.1"),  # a header anyone can send is not believed
-        (True, "203.0.113.9", "203.0.113.9"),
-        (True, "10.9.9.9, 203.0.113.9", "203.0.113.9"),  # the proxy's entry is the last
-        (True, None, "192.0.2.1"),
+        (False, ["203.0.113.9"], "192.0.2.1"),  # a header anyone can send is not believed
+        (True, ["203.0.113.9"], "203.0.113.9"),
+        (True, ["10.9.9.9, 203.0.113.9"], "203.0.113.9"),  # the proxy's entry is the last
+        # The client's own header line, then the proxy's line (HAProxy adds one).
+        (True, ["6.6.6.6", "203.0.113.9"], "203.0.113.9"),
+        (True, [], "192.0.2.1"),
     ],
 )
 def test_the_address_counted_behind_a_proxy(
-    behind_proxy: bool, forwarded: str | None, expected: str
+    behind_proxy: bool, forwarded: list[str], expected: str
 ) -> None:
     app = web.Application()
     deps = SimpleNamespace(settings=Settings(http_behind_proxy=behind_proxy))
     app[DEPS] = cast(WebDeps, deps)
-    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    headers = CIMultiDict(("X-Forwarded-For", line) for line in forwarded)
     request = make_mocked_request(
         "POST", "/api/chat/send", headers=headers, app=app, transport=_Peer("192.0.2.1")
     )

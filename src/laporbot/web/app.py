@@ -174,7 +174,9 @@ def _address(request: web.Request) -> str:
     """The sender's network address: the peer's, or behind a proxy (`http_behind_proxy`) the
     address the proxy saw, which it appended to X-Forwarded-For."""
     if request.app[DEPS].settings.http_behind_proxy:
-        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+        # Every header line, in order: a proxy may add a line of its own after the client's.
+        lines = request.headers.getall("X-Forwarded-For", [])
+        forwarded = ",".join(lines).split(",")[-1].strip()
         if forwarded:
             return forwarded
     return request.remote or "unknown"
@@ -406,7 +408,9 @@ async def chat_photo(request: web.Request) -> web.Response:
         return refused
     folder = deps.settings.data_dir / "uploads"
     target = folder / name
-    if not target.exists():
+    if target.exists():
+        target.touch()  # in use again: the sweep of unused photos goes by this time
+    else:
         folder.mkdir(parents=True, exist_ok=True)
         partial = folder / f".{name}.{uuid.uuid4().hex}"
         partial.write_bytes(data)
