@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from laporbot.db import outbox
 from laporbot.db.cases import create_case
-from laporbot.db.models import Case, OutboxMessage
+from laporbot.db.models import Case, OutboxMessage, Reminder
 from laporbot.messages import Button, OutboundMessage, Photo
 from laporbot.privacy import CUT, PrivacyViolation
 from laporbot.reminders.queue import Queued, enqueue_many
@@ -137,13 +137,16 @@ async def test_a_group_message_cutting_cannot_fix_is_dropped_from_a_batch_not_th
         channel="telegram", chat_id="-100123", text=f"{case.number}: Gang Straße 12"
     )
     private = OutboundMessage(channel="telegram", chat_id="777", text=f"{case.number}: baru")
+    refused: list[Queued] = []
     async with world.sessionmaker() as session, session.begin():
         queued = await enqueue_many(
             session,
             [Queued(unfixable, "k:group", case.id), Queued(private, "k:private", case.id)],
             T0,
+            refused=refused,
         )
     assert queued == 1
+    assert [item.dedup_key for item in refused] == ["k:group"]
     async with world.sessionmaker() as session:
         chats = (await session.scalars(select(OutboxMessage.chat_id))).all()
     assert list(chats) == ["777"]
@@ -153,3 +156,33 @@ async def test_a_group_message_cutting_cannot_fix_is_dropped_from_a_batch_not_th
     async with world.sessionmaker() as session:
         with pytest.raises(PrivacyViolation):
             await outbox.enqueue(session, unfixable, T0, case_id=case.id)
+
+
+async def test_a_reminder_whose_group_message_is_refused_says_so_on_the_reminder(
+    db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    world = await make_world(db_sessionmaker, tmp_path, T0)
+    async with world.sessionmaker() as session, session.begin():
+        case = await create_case(
+            session,
+            agency_code="dinsos-riau",
+            standard_code="riau-penyerahan-anak-lansia",
+            category="anak_terlantar",
+            locale="id",
+            received_at=T0,
+            reporter_contact_id=world.contacts["tg-id"],
+            # The street typed into the kecamatan question, spelt so the cut cannot match it.
+            kecamatan="Gang Straße 12, Tampan",
+            kabupaten="Pekanbaru",
+            address="Gang Strasse 12",
+        )
+        await world.service.on_case_opened(session, case, T0)
+    world.clock.set(T0 + timedelta(hours=2))  # past the 1-hour unclaimed re-post
+    sent = await world.tick()
+    assert not [m for m in sent if m.chat == "telegram:grp-dinsos-riau"]
+    async with world.sessionmaker() as session:
+        rows = (await session.scalars(select(Reminder))).all()
+    refused = [r for r in rows if r.payload.get("refused_by_privacy")]
+    assert [(r.kind, r.status, r.payload["refused_by_privacy"]) for r in refused] == [
+        ("triage.unclaimed_group", "sent", ["grp-dinsos-riau"])
+    ]

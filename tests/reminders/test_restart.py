@@ -109,9 +109,13 @@ async def test_a_crash_mid_batch_rolls_back_and_the_next_sweep_sends_each_once(
     real_enqueue_many = sweep_module.enqueue_many
 
     async def crash_after_queueing(
-        session: AsyncSession, items: Sequence[Queued], now: datetime
+        session: AsyncSession,
+        items: Sequence[Queued],
+        now: datetime,
+        *,
+        refused: list[Queued] | None = None,
     ) -> int:
-        await real_enqueue_many(session, items, now)
+        await real_enqueue_many(session, items, now, refused=refused)
         raise RuntimeError("worker died after queueing, before committing")
 
     monkeypatch.setattr(sweep_module, "enqueue_many", crash_after_queueing)

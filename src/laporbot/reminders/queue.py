@@ -42,9 +42,16 @@ def sequence_name(channel: str, chat_id: str) -> str:
     return f"outbox:{channel}:{chat_id}"
 
 
-async def enqueue_many(session: AsyncSession, items: Sequence[Queued], now: datetime) -> int:
+async def enqueue_many(
+    session: AsyncSession,
+    items: Sequence[Queued],
+    now: datetime,
+    *,
+    refused: list[Queued] | None = None,
+) -> int:
     """Queue `items` (in order within each chat); ones whose dedup key is already queued are
-    skipped. Returns how many rows were inserted."""
+    skipped. Returns how many rows were inserted. A group message the privacy screen refuses
+    is not queued; it is added to `refused` when given."""
     if not items:
         return 0
     keys = [item.dedup_key for item in items]
@@ -56,6 +63,8 @@ async def enqueue_many(session: AsyncSession, items: Sequence[Queued], now: date
     screened = await screen_group_messages(
         session, [(item.message, item.case_id) for item in fresh], drop_refused=True
     )
+    if refused is not None:
+        refused.extend(i for i, m in zip(fresh, screened, strict=True) if m is None)
     fresh = [
         item if message is item.message else dataclasses.replace(item, message=message)
         for item, message in zip(fresh, screened, strict=True)

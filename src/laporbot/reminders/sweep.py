@@ -191,8 +191,16 @@ class ReminderSweep:
             result.sent_ids.append(row.id)
             if following is not None:
                 session.add(following)
-        await enqueue_many(session, outgoing, now)
-        result.messages += len(outgoing)
+        refused: list[Queued] = []
+        await enqueue_many(session, outgoing, now, refused=refused)
+        result.messages += len(outgoing) - len(refused)
+        for item in refused:
+            # Recorded on the reminder for an administrator: the group was not told.
+            reminder_id = int(item.dedup_key.split(":")[1])
+            reminder = await session.get(Reminder, reminder_id)
+            if reminder is not None:
+                chats = [*reminder.payload.get("refused_by_privacy", []), item.message.chat_id]
+                reminder.payload = {**reminder.payload, "refused_by_privacy": chats}
         for late, ids in sent.items():
             if ids:
                 await session.execute(
