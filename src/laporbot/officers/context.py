@@ -21,7 +21,7 @@ from laporbot.db.models import Case, Contact, Officer, OfficerGroup, OutboxMessa
 from laporbot.i18n import Translator
 from laporbot.messages import Button, Channel, InboundMessage, OutboundMessage
 from laporbot.officers.triage import render_triage
-from laporbot.privacy import check_group_message
+from laporbot.privacy import screen_group_messages
 from laporbot.reminders.service import ReminderService
 from laporbot.reminders.sweep import outside_whatsapp_window
 from laporbot.standards import StandardsRegistry
@@ -380,7 +380,9 @@ async def refresh_group(
         select(OutboxMessage).where(OutboxMessage.dedup_key == triage_key(case))
     )
     if row is not None and row.status == "pending":
-        check_group_message(message, [case])
-        row.payload = outbox.to_payload(message)
+        # Rewritten in place, not queued: the outbox's own check, strict, applied here too.
+        (checked,) = await screen_group_messages(turn.session, [(message, case.id)], strict=True)
+        assert checked is not None  # strict: a message that needs a cut raised
+        row.payload = outbox.to_payload(checked)
     # A post being sent right now (or failed for good) is left as it is: the next change
     # edits it once its id is known.
