@@ -36,7 +36,15 @@ def _production_only() -> Iterator[None]:
     privacy_guard.install()
 
 
-async def _case(world: World) -> Case:
+async def _case(
+    world: World,
+    *,
+    address: str,
+    kecamatan: str,
+    subject: dict[str, str] | None = None,
+    plan: bool = True,
+) -> Case:
+    """A Riau case reported from the Telegram contact; `plan`: its reminders planned."""
     async with world.sessionmaker() as session, session.begin():
         case = await create_case(
             session,
@@ -46,15 +54,22 @@ async def _case(world: World) -> Case:
             locale="id",
             received_at=T0,
             reporter_contact_id=world.contacts["tg-id"],
-            # The reporter typed the street into the kecamatan question: the area the group
-            # reminders show now carries the exact address.
-            kecamatan=f"{ADDRESS}, Tampan",
+            kecamatan=kecamatan,
             kabupaten="Pekanbaru",
-            address=ADDRESS,
-            subject={"name": NAME},
+            address=address,
+            subject=subject or {},
         )
-        await world.service.on_case_opened(session, case, T0)
+        if plan:
+            await world.service.on_case_opened(session, case, T0)
         return case
+
+
+async def _leaky_case(world: World) -> Case:
+    # The reporter typed the street into the kecamatan question: the area the group
+    # reminders show now carries the exact address.
+    return await _case(
+        world, address=ADDRESS, kecamatan=f"{ADDRESS}, Tampan", subject={"name": NAME}
+    )
 
 
 async def test_a_reminder_re_posted_to_the_group_has_the_address_cut_out(
@@ -63,7 +78,7 @@ async def test_a_reminder_re_posted_to_the_group_has_the_address_cut_out(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0)
-    case = await _case(world)
+    case = await _leaky_case(world)
     group = "telegram:grp-dinsos-riau"
     to_group = []
     for hours in range(0, 72, 2):
@@ -85,7 +100,7 @@ async def test_any_group_message_naming_a_case_is_screened_and_private_ones_are_
     db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0)
-    case = await _case(world)
+    case = await _leaky_case(world)
     leaky = f"Ringkasan: {case.number} di {ADDRESS} ({NAME.upper()})"
     async with world.sessionmaker() as session, session.begin():
         # A digest-like line: no case id, the case only named in the text; a photo; a label.
@@ -121,16 +136,7 @@ async def test_a_group_message_cutting_cannot_fix_is_dropped_from_a_batch_not_th
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0)
-    async with world.sessionmaker() as session, session.begin():
-        case = await create_case(
-            session,
-            agency_code="dinsos-riau",
-            standard_code="riau-penyerahan-anak-lansia",
-            category="anak_terlantar",
-            locale="id",
-            received_at=T0,
-            address="Gang Strasse 12",
-        )
+    case = await _case(world, address="Gang Strasse 12", kecamatan="Tampan", plan=False)
     # "Straße" casefolds to "strasse": the check sees the address, the cut (a plain
     # case-insensitive match) cannot remove it.
     unfixable = OutboundMessage(
@@ -162,21 +168,8 @@ async def test_a_reminder_whose_group_message_is_refused_says_so_on_the_reminder
     db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0)
-    async with world.sessionmaker() as session, session.begin():
-        case = await create_case(
-            session,
-            agency_code="dinsos-riau",
-            standard_code="riau-penyerahan-anak-lansia",
-            category="anak_terlantar",
-            locale="id",
-            received_at=T0,
-            reporter_contact_id=world.contacts["tg-id"],
-            # The street typed into the kecamatan question, spelt so the cut cannot match it.
-            kecamatan="Gang Straße 12, Tampan",
-            kabupaten="Pekanbaru",
-            address="Gang Strasse 12",
-        )
-        await world.service.on_case_opened(session, case, T0)
+    # The street typed into the kecamatan question, spelt so the cut cannot match it.
+    await _case(world, address="Gang Strasse 12", kecamatan="Gang Straße 12, Tampan")
     world.clock.set(T0 + timedelta(hours=2))  # past the 1-hour unclaimed re-post
     sent = await world.tick()
     assert not [m for m in sent if m.chat == "telegram:grp-dinsos-riau"]
