@@ -404,6 +404,43 @@ def chat_id_value(chat_id: str) -> int | str:
         return chat_id
 
 
+async def perform_step(
+    bot: Any, step: SendStep, markup: object | None, *, bad_request: type[Exception]
+) -> int:
+    """Make the Bot API call `step` stands for and answer the id of the message sent or edited.
+
+    `bot` is aiogram's or python-telegram-bot's `Bot`: both name the three calls and their
+    arguments alike. `markup` is the step's keyboard in that library's types. An edit that
+    changes nothing (the library's `bad_request` saying so) succeeded; every other library
+    error passes through, for the backend to map.
+    """
+    chat_id = chat_id_value(step.chat_id)
+    if step.kind == "edit":
+        assert step.edit_of is not None
+        try:
+            await bot.edit_message_text(
+                text=step.text,
+                chat_id=chat_id,
+                message_id=step.edit_of,
+                # only an inline keyboard can ride on an edit (`plan_send` puts no other there)
+                reply_markup=None if step.request_location else markup,
+            )
+        except bad_request as exc:
+            # both libraries' str() of the error holds Telegram's description
+            if not is_not_modified(str(exc)):
+                raise
+        return step.edit_of
+    if step.kind == "photo":
+        assert step.photo is not None
+        sent = await bot.send_photo(
+            chat_id, photo=step.photo, caption=step.text or None, reply_markup=markup
+        )
+    else:
+        sent = await bot.send_message(chat_id, step.text, reply_markup=markup)
+    message_id: int = sent.message_id
+    return message_id
+
+
 # --- errors ------------------------------------------------------------------------------------
 
 

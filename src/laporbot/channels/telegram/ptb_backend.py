@@ -35,10 +35,9 @@ from laporbot.channels.telegram.common import (
     ParsedCallback,
     ParsedMessage,
     SendStep,
-    chat_id_value,
-    is_not_modified,
     parse_callback,
     parse_message,
+    perform_step,
 )
 from laporbot.clock import Clock
 
@@ -183,28 +182,8 @@ class PtbTelegramAdapter(TelegramAdapter):
         return None
 
     async def _perform(self, step: SendStep) -> int:
-        markup = _markup(step)
-        chat_id = chat_id_value(step.chat_id)
         try:
-            if step.kind == "edit":
-                assert step.edit_of is not None
-                inline = markup if isinstance(markup, InlineKeyboardMarkup) else None
-                try:
-                    await self._bot.edit_message_text(
-                        step.text, chat_id=chat_id, message_id=step.edit_of, reply_markup=inline
-                    )
-                except PtbBadRequest as exc:
-                    if not is_not_modified(exc.message):
-                        raise
-                return step.edit_of
-            if step.kind == "photo":
-                assert step.photo is not None
-                sent = await self._bot.send_photo(
-                    chat_id, photo=step.photo, caption=step.text or None, reply_markup=markup
-                )
-                return sent.message_id
-            sent = await self._bot.send_message(chat_id, step.text, reply_markup=markup)
-            return sent.message_id
+            return await perform_step(self._bot, step, _markup(step), bad_request=PtbBadRequest)
         except TelegramError as exc:
             raise map_error(exc) from exc
 
