@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from laporbot.clock import FixedClock
 from laporbot.db.agencies import sync_agencies
+from laporbot.db.cases import create_case
 from laporbot.db.models import Contact, Officer, OfficerGroup, OutboxMessage
 from laporbot.i18n import Translator
 from laporbot.paths import data_dir
@@ -77,6 +78,34 @@ class World:
         """Run the sweep at the clock's time; the outbox messages it queued."""
         await self.sweep.run_once()
         return await self.new_messages()
+
+    async def open_case(
+        self,
+        *,
+        agency_code: str = "dinsos-riau",
+        standard_code: str = "riau-penyerahan-anak-lansia",
+        category: str = "anak_terlantar",
+        contact: str = "tg-id",
+        acknowledged: bool = False,
+        **fields: Any,
+    ) -> int:
+        """Open a case at the clock's time, reported by `contact`, and plan it as intake does
+        (`acknowledged`: the chat already confirmed it); its id. `fields` are further `Case`
+        columns (priority, kabupaten, ...)."""
+        now = self.clock.now()
+        async with self.sessionmaker() as session, session.begin():
+            case = await create_case(
+                session,
+                agency_code=agency_code,
+                standard_code=standard_code,
+                category=category,
+                locale="id",
+                received_at=now,
+                reporter_contact_id=self.contacts[contact],
+                **fields,
+            )
+            await self.service.on_case_opened(session, case, now, acknowledged=acknowledged)
+            return case.id
 
     async def new_messages(self) -> list[Sent]:
         """Outbox messages queued since the last call, in queue order."""

@@ -8,35 +8,18 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from laporbot.db.cases import create_case
 from laporbot.db.complaints import create_complaint
 from laporbot.db.models import Case
-from tests.reminders.support import World, make_world, wib
+from tests.reminders.support import make_world, wib
 
 T0 = wib(2026, 3, 17, 10, 0)
-
-
-async def _open(world: World, *, acknowledged: bool) -> int:
-    async with world.sessionmaker() as session, session.begin():
-        case = await create_case(
-            session,
-            agency_code="dinsos-riau",
-            standard_code="riau-penyerahan-anak-lansia",
-            category="anak_terlantar",
-            locale="id",
-            received_at=T0,
-            priority=2,
-            reporter_contact_id=world.contacts["tg-id"],
-        )
-        await world.service.on_case_opened(session, case, T0, acknowledged=acknowledged)
-        return case.id
 
 
 async def test_a_case_confirmed_in_the_chat_is_not_acknowledged_again(
     db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0)
-    case_id = await _open(world, acknowledged=True)
+    case_id = await world.open_case(acknowledged=True)
     assert await world.tick() == []
     async with world.sessionmaker() as session, session.begin():
         case = await session.get(Case, case_id)
@@ -52,7 +35,7 @@ async def test_a_case_opened_otherwise_is_acknowledged(
     db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0)
-    await _open(world, acknowledged=False)
+    await world.open_case(acknowledged=False)
     [ack] = await world.tick()
     assert ack.text.startswith("Laporan Anda telah diterima oleh")
 

@@ -9,7 +9,6 @@ import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from laporbot.db.cases import create_case
 from laporbot.reminders.jobs import JOB_ID, ReminderJobs, TickResult, schedule
 from tests.reminders.support import make_world, registry, translator, wib
 
@@ -33,17 +32,7 @@ async def test_one_job_ticks_the_sweep_at_start(
     db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0, sweep_interval_seconds=3600)
-    async with world.sessionmaker() as session, session.begin():
-        case = await create_case(
-            session,
-            agency_code="dinsos-riau",
-            standard_code="riau-penyerahan-anak-lansia",
-            category="anak_terlantar",
-            locale="id",
-            received_at=T0,
-            reporter_contact_id=world.contacts["tg-id"],
-        )
-        await world.service.on_case_opened(session, case, T0)
+    await world.open_case()
     jobs = _Signalling(
         ReminderJobs.build(
             world.sessionmaker, registry(), translator(), world.settings, world.clock, worker="w"

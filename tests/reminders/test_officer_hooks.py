@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from laporbot.channels.telegram.common import check_callback_data
 from laporbot.channels.whatsapp.outbound import LIST_ROW_TITLE_LIMIT, plan
-from laporbot.db.cases import create_case
 from laporbot.db.complaints import create_complaint
 from laporbot.db.models import Case, Complaint, Deadline, Officer, Reminder
 from laporbot.messages import OutboundMessage
@@ -21,22 +20,6 @@ from laporbot.reminders.render import Context, survey_buttons
 from tests.reminders.support import World, make_world, registry, translator, wib
 
 T0 = wib(2026, 3, 17, 10, 0)
-
-
-async def _open(world: World, *, priority: int = 2, contact: str = "tg-en") -> int:
-    async with world.sessionmaker() as session, session.begin():
-        case = await create_case(
-            session,
-            agency_code="dinsos-riau",
-            standard_code="riau-penyerahan-anak-lansia",
-            category="anak_terlantar",
-            locale="id",
-            received_at=T0,
-            priority=priority,
-            reporter_contact_id=world.contacts[contact],
-        )
-        await world.service.on_case_opened(session, case, T0)
-        return case.id
 
 
 async def _complain(world: World, contact: str = "tg-en") -> int:
@@ -89,7 +72,7 @@ async def test_the_case_survey_keeps_its_four_scores(
     db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0)
-    case_id = await _open(world)
+    case_id = await world.open_case(contact="tg-en")
     await world.tick()
     async with world.sessionmaker() as session, session.begin():
         case = await session.get(Case, case_id)
@@ -154,8 +137,8 @@ async def test_a_rejected_case_is_not_called_handled(
     db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0)
-    english = await _open(world, contact="tg-en")
-    indonesian = await _open(world, contact="tg-id")
+    english = await world.open_case(contact="tg-en")
+    indonesian = await world.open_case(contact="tg-id")
     await world.tick()
     world.clock.set(T0 + timedelta(hours=1))
     reason = "Anak sudah bersama keluarganya di Pekanbaru"
@@ -178,7 +161,7 @@ async def test_a_resolved_case_is_still_called_handled(
     db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0)
-    case_id = await _open(world, contact="tg-id")
+    case_id = await world.open_case(contact="tg-id")
     await world.tick()
     await _close(world, case_id, "resolved", "Rekomendasi")
     told, _ = await world.tick()
@@ -201,7 +184,7 @@ async def test_marked_emergency_soon_after_receipt_escalates_15_minutes_after_it
     db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0)
-    case_id = await _open(world)
+    case_id = await world.open_case(contact="tg-en")
     await world.tick()
     await _mark_emergency(world, case_id, 5)
     async with world.sessionmaker() as session:
@@ -223,7 +206,7 @@ async def test_marked_emergency_late_escalates_15_minutes_after_the_marking(
     db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0)
-    case_id = await _open(world)
+    case_id = await world.open_case(contact="tg-en")
     await world.tick()
     await _mark_emergency(world, case_id, 40)
     world.clock.set(T0 + timedelta(minutes=54))
@@ -239,7 +222,7 @@ async def test_a_claimed_case_marked_emergency_escalates_nothing(
     db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0)
-    case_id = await _open(world)
+    case_id = await world.open_case(contact="tg-en")
     world.clock.set(T0 + timedelta(minutes=3))
     async with world.sessionmaker() as session, session.begin():
         case = await session.get(Case, case_id)

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from laporbot.db.cases import create_case
 from laporbot.db.complaints import create_complaint
 from laporbot.db.engine import create_engine_for_url, make_sessionmaker
 from laporbot.db.models import Case, OutboxMessage, Reminder
@@ -19,24 +18,9 @@ from laporbot.reminders import sweep as sweep_module
 from laporbot.reminders.queue import Queued
 from laporbot.reminders.sweep import ReminderSweep
 from tests.db.support import copy_sqlite_template
-from tests.reminders.support import World, make_world, registry, translator, wib
+from tests.reminders.support import make_world, registry, translator, wib
 
 T0 = wib(2026, 3, 17, 10, 0)
-
-
-async def _open(world: World, standard: str, agency: str) -> int:
-    async with world.sessionmaker() as session, session.begin():
-        case = await create_case(
-            session,
-            agency_code=agency,
-            standard_code=standard,
-            category="anak_terlantar",
-            locale="id",
-            received_at=world.clock.now(),
-            reporter_contact_id=world.contacts["tg-id"],
-        )
-        await world.service.on_case_opened(session, case, world.clock.now())
-        return case.id
 
 
 async def test_missed_reminders_are_sent_once_on_restart_oldest_first_and_flagged_late(
@@ -45,8 +29,8 @@ async def test_missed_reminders_are_sent_once_on_restart_oldest_first_and_flagge
     url = copy_sqlite_template(migrated_sqlite_template, tmp_path / "db")
     engine = create_engine_for_url(url)
     world = await make_world(make_sessionmaker(engine), tmp_path, T0)
-    riau = await _open(world, "riau-penyerahan-anak-lansia", "dinsos-riau")
-    bintan = await _open(world, "bintan-rehab-anak", "dinsos-bintan")
+    riau = await world.open_case()
+    bintan = await world.open_case(agency_code="dinsos-bintan", standard_code="bintan-rehab-anak")
     first = await world.tick()
     assert len(first) == 2  # both acknowledgments, on time
     # A case closed by a path that did not call the reminder service: the sweep itself must
@@ -104,7 +88,7 @@ async def test_a_crash_mid_batch_rolls_back_and_the_next_sweep_sends_each_once(
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0)
     for _ in range(3):
-        await _open(world, "riau-penyerahan-anak-lansia", "dinsos-riau")
+        await world.open_case()
     world.clock.set(T0 + timedelta(hours=2))
     real_enqueue_many = sweep_module.enqueue_many
 

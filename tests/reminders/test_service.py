@@ -8,27 +8,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from laporbot.db.cases import create_case
 from laporbot.db.models import Case, Deadline, Reminder
 from tests.reminders.support import World, make_world, wib
 
 T0 = wib(2026, 3, 17, 10, 0)
-
-
-async def _open(world: World, *, priority: int = 2) -> int:
-    async with world.sessionmaker() as session, session.begin():
-        case = await create_case(
-            session,
-            agency_code="dinsos-riau",
-            standard_code="riau-penyerahan-anak-lansia",
-            category="anak_terlantar",
-            locale="id",
-            received_at=T0,
-            priority=priority,
-            reporter_contact_id=world.contacts["tg-en"],
-        )
-        await world.service.on_case_opened(session, case, T0)
-        return case.id
 
 
 async def _rows(world: World, case_id: int) -> list[tuple[str, str]]:
@@ -45,7 +28,7 @@ async def test_an_emergency_escalates_after_15_minutes_in_english(
     db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0)
-    await _open(world, priority=0)
+    await world.open_case(contact="tg-en", priority=0)
     [ack] = await world.tick()
     assert ack.text == (
         "Your report was received by Dinas Sosial as number LPR-2026-000001. Under the service "
@@ -63,7 +46,7 @@ async def test_claiming_in_time_cancels_the_escalation(
     db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0)
-    case_id = await _open(world)
+    case_id = await world.open_case(contact="tg-en")
     await world.tick()
     world.clock.set(T0 + timedelta(minutes=20))
     async with world.sessionmaker() as session, session.begin():
@@ -89,7 +72,7 @@ async def test_a_referral_restarts_the_deadlines_at_the_receiving_office(
     db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0)
-    case_id = await _open(world)
+    case_id = await world.open_case(contact="tg-en")
     await world.tick()
     referred_at = T0 + timedelta(minutes=30)
     world.clock.set(referred_at)
@@ -131,7 +114,7 @@ async def test_steps_replan_without_duplicates(
     db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0)
-    case_id = await _open(world)
+    case_id = await world.open_case(contact="tg-en")
     before = await _rows(world, case_id)
     for step in (1, 2, 3):
         async with world.sessionmaker() as session, session.begin():

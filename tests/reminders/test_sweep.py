@@ -9,26 +9,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from laporbot.db.cases import create_case
 from laporbot.db.models import Contact, Officer, OfficerGroup, Reminder
-from tests.reminders.support import World, make_world, wib
+from tests.reminders.support import make_world, wib
 
 T0 = wib(2026, 3, 17, 10, 0)
-
-
-async def _case(world: World, contact: str = "tg-id") -> int:
-    async with world.sessionmaker() as session, session.begin():
-        case = await create_case(
-            session,
-            agency_code="dinsos-riau",
-            standard_code="riau-penyerahan-anak-lansia",
-            category="anak_terlantar",
-            locale="id",
-            received_at=T0,
-            reporter_contact_id=world.contacts[contact],
-        )
-        await world.service.on_case_opened(session, case, T0)
-        return case.id
 
 
 async def test_a_row_that_cannot_be_worded_is_set_aside_not_retried_forever(
@@ -37,7 +21,7 @@ async def test_a_row_that_cannot_be_worded_is_set_aside_not_retried_forever(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0)
-    case_id = await _case(world)
+    case_id = await world.open_case()
     async with world.sessionmaker() as session, session.begin():
         session.add(
             Reminder(
@@ -66,7 +50,7 @@ async def test_an_erased_citizen_gets_nothing(
     db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0)
-    await _case(world)
+    await world.open_case()
     async with world.sessionmaker() as session, session.begin():
         contact = await session.get(Contact, world.contacts["tg-id"])
         assert contact is not None
@@ -85,7 +69,7 @@ async def test_without_a_supervisor_the_group_hears_and_without_anyone_nothing_i
     db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     world = await make_world(db_sessionmaker, tmp_path, T0)
-    await _case(world)
+    await world.open_case()
     async with world.sessionmaker() as session, session.begin():
         supervisor = await session.get(Officer, world.officers["sup-dinsos-riau"])
         assert supervisor is not None

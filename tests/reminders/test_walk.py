@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from laporbot.db.cases import create_case
 from laporbot.db.complaints import create_complaint
 from laporbot.db.models import Case, Complaint
 from tests.reminders.support import World, make_world, registry, wib
@@ -133,25 +132,15 @@ def _agency_of(standard_code: str) -> tuple[str, str, str]:
     return agency.code, agency.name, agency.areas[0].kabupaten
 
 
-async def _open_case(
-    world: World, standard_code: str, *, priority: int = 2, contact: str = "tg-id"
-) -> int:
+async def _open_case(world: World, standard_code: str, *, contact: str = "tg-id") -> int:
     agency_code, _, kabupaten = _agency_of(standard_code)
-    standard = registry().standard(standard_code)
-    async with world.sessionmaker() as session, session.begin():
-        case = await create_case(
-            session,
-            agency_code=agency_code,
-            standard_code=standard_code,
-            category=standard.categories[0].value,
-            locale="id",
-            received_at=T0,
-            priority=priority,
-            kabupaten=kabupaten,
-            reporter_contact_id=world.contacts[contact],
-        )
-        await world.service.on_case_opened(session, case, T0)
-        return case.id
+    return await world.open_case(
+        agency_code=agency_code,
+        standard_code=standard_code,
+        category=registry().standard(standard_code).categories[0].value,
+        contact=contact,
+        kabupaten=kabupaten,
+    )
 
 
 @pytest.mark.parametrize("standard_code", sorted(COMPLETION))
