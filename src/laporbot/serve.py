@@ -395,7 +395,6 @@ class Service:
             telegram=self._telegram,
             telegram_secret=telegram_secret,
             whatsapp=whatsapp.adapter if whatsapp is not None else None,
-            on_accepted=self._after_accept,
             channel_states=self._channel_states if self._telegram is not None else None,
         )
         self._runner = web.AppRunner(
@@ -457,7 +456,9 @@ class Service:
             self.dispatcher.add_sender("telegram", self._telegram_sender)
 
     def _after_accept(self, updates: Sequence[RawUpdate], fresh: Sequence[bool]) -> None:
-        """Stop the spinner on a pressed Telegram button once its update is stored."""
+        """Polling: stop the spinner on a pressed Telegram button once its update is stored,
+        with an answerCallbackQuery request. (The webhook route answers it in its response
+        instead: Telegram makes the call, see `laporbot.channels.telegram.webhook`.)"""
         if self._telegram is None:
             return
         for update, new in zip(updates, fresh, strict=True):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
-from aiohttp import ClientSession
+from aiohttp import ClientSession, MultipartWriter, web
 
 from tests.support.botapi import BotApiEmulator, FakeClock, FloodLimits, Limit
 
@@ -228,3 +230,86 @@ async def test_redeliver_sends_the_same_update_id_again(
     api.redeliver(update)
     _status, body = await call(http, api, "getUpdates")
     assert body["result"] == [update]
+
+
+async def until(condition: Callable[[], bool], within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "the emulator did not get there in time"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_method_in_a_webhook_answer_is_performed_and_counted(
+    http: ClientSession, clock: FakeClock
+) -> None:
+    """Telegram performs the call a 2xx webhook answer names (JSON, a URL-encoded form or
+    multipart form data), as if the bot had made it, flood limits included."""
+    answers: list[web.Response] = []
+
+    async def bot(request: web.Request) -> web.Response:
+        await request.read()
+        return answers.pop(0)
+
+    app = web.Application()
+    app.router.add_post("/hook", bot)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    limits = FloodLimits(private_chat=Limit(1, 1.0))
+    try:
+        async with BotApiEmulator(clock=clock, limits=limits) as api:
+            chat = api.add_user()
+            keyboard = {"inline_keyboard": [[{"text": "Ya", "callback_data": "yes"}]]}
+            _status, body = await call(
+                http, api, "sendMessage", chat_id=chat, text="Benar?", reply_markup=keyboard
+            )
+            clock.advance(1)
+            await call(http, api, "setWebhook", url=f"http://127.0.0.1:{port}/hook")
+
+            # a pressed button, answered in the JSON answer (twice: the second is refused,
+            # and nobody is told)
+            update = api.press_button(chat, body["result"]["message_id"], "yes")
+            query = update["callback_query"]
+            answer = {"method": "answerCallbackQuery", "callback_query_id": query["id"]}
+            answers += [web.json_response(answer), web.json_response(answer)]
+            api.redeliver(update)
+            await until(lambda: len(api.calls_of("answerCallbackQuery")) == 2)
+            first, again = api.calls_of("answerCallbackQuery")
+            assert (first.in_webhook_answer, first.status) == (True, 200)
+            assert (again.in_webhook_answer, again.status) == (True, 400)
+            assert api.answered_callbacks == {query["id"]: {"text": None, "show_alert": False}}
+
+            # a URL-encoded sendMessage counts toward the chat's one message a second
+            form = urlencode({"method": "sendMessage", "chat_id": chat, "text": "Terima kasih"})
+            answers.append(
+                web.Response(text=form, content_type="application/x-www-form-urlencoded")
+            )
+            api.send_text(chat, "halo")
+            await until(lambda: len(api.sent(chat)) == 2)
+            assert api.sent(chat)[-1]["text"] == "Terima kasih"
+            status, _body = await call(http, api, "sendMessage", chat_id=chat, text="lagi")
+            assert status == 429
+
+            # multipart form data; a message refused by flood control is lost, untold
+            writer = MultipartWriter("form-data")
+            for name, value in (("method", "sendMessage"), ("chat_id", chat), ("text", "x")):
+                part = writer.append(str(value))
+                part.set_content_disposition("form-data", name=name)
+            answers.append(web.Response(body=writer, headers={"Content-Type": writer.content_type}))
+            api.send_text(chat, "halo lagi")
+            await until(lambda: len(api.calls_of("sendMessage")) == 4)
+            refused = api.calls_of("sendMessage")[-1]
+            assert (refused.in_webhook_answer, refused.status) == (True, 429)
+            assert refused.params == {"chat_id": str(chat), "text": "x"}
+            clock.advance(1)
+            text = {"method": "sendMessage", "chat_id": chat, "text": "Sudah dicatat"}
+            answers.append(web.Response(body=json.dumps(text), content_type="application/json"))
+            api.send_text(chat, "halo sekali lagi")
+            await until(lambda: len(api.sent(chat)) == 3)
+            assert api.sent(chat)[-1]["text"] == "Sudah dicatat"
+            assert [d.status for d in api.deliveries] == [200] * 5
+            assert not api.pending_updates
+    finally:
+        await runner.cleanup()

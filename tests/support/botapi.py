@@ -4,7 +4,8 @@ The real aiogram and python-telegram-bot talk HTTP to it exactly as they would t
 api.telegram.org: JSON answers shaped as the Bot API documents them (`{"ok": true, "result":
 ...}`, errors with `error_code`, `description` and `parameters.retry_after`), dates in seconds,
 updates by long polling (getUpdates with offset and timeout) or by webhook (POSTed with the
-secret-token header, re-sent until answered 2xx). It enforces Telegram's flood limits against an
+secret-token header, re-sent until answered 2xx; a 2xx answer naming a `method` is performed as
+Telegram does, see `Call.in_webhook_answer`). It enforces Telegram's flood limits against an
 injectable clock, refuses blocked users and unknown chats as Telegram does, and can be told to
 fail (HTTP 500, a dropped connection) for retry tests.
 
@@ -31,8 +32,17 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
-from aiohttp import ClientError, ClientSession, ClientTimeout, web
+from aiohttp import (
+    BodyPartReader,
+    ClientError,
+    ClientResponse,
+    ClientSession,
+    ClientTimeout,
+    MultipartReader,
+    web,
+)
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -154,11 +164,18 @@ class StoredFile:
 
 @dataclass
 class Call:
-    """One Bot API call the bot made, with its decoded parameters and the HTTP status."""
+    """One Bot API call the bot made, with its decoded parameters and the HTTP status.
+
+    `in_webhook_answer`: made by answering a webhook delivery with the method in the body
+    (Telegram's "Making requests when getting updates"), not by a request of the bot's; it is
+    performed like any call, counting toward the same flood limits, and its outcome (`status`)
+    is never told to the bot.
+    """
 
     method: str
     params: dict[str, Any]
     status: int = 200
+    in_webhook_answer: bool = False
 
 
 @dataclass
@@ -502,15 +519,18 @@ class BotApiEmulator:
                 raise ApiError(401, "Unauthorized")
             params = await self._params(request)
             call.params = params.public()
-            self._injected_failure(method, request)
-            handler = getattr(self, f"_api_{method}", None)
-            if handler is None:
-                raise ApiError(404, "Not Found")
-            result = await handler(params)
+            self._injected_failure(method, request.transport)
+            result = await self._perform(method, params)
         except ApiError as exc:
             call.status = exc.code
             return web.json_response(exc.body(), status=exc.code)
         return web.json_response({"ok": True, "result": result})
+
+    async def _perform(self, method: str, params: _Params) -> Any:
+        handler = getattr(self, f"_api_{method}", None)
+        if handler is None:
+            raise ApiError(404, "Not Found")
+        return await handler(params)
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
         stored = self._files_by_path.get(request.match_info["path"])
@@ -531,7 +551,7 @@ class BotApiEmulator:
                 values.update(await request.post())
         return _Params(values)
 
-    def _injected_failure(self, method: str, request: web.Request) -> None:
+    def _injected_failure(self, method: str, transport: asyncio.BaseTransport | None) -> None:
         queue = self._failures.get(method)
         if not queue:
             return
@@ -540,8 +560,8 @@ class BotApiEmulator:
         if failure.times <= 0:
             queue.popleft()
         if failure.status is None:
-            if request.transport is not None:
-                request.transport.abort()
+            if isinstance(transport, asyncio.Transport):
+                transport.abort()
             raise ApiError(500, "connection dropped")  # nobody reads this answer
         raise ApiError(failure.status, failure.description, failure.retry_after)
 
@@ -896,19 +916,62 @@ class BotApiEmulator:
             if self.webhook_secret is not None:
                 headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook_secret
             status: int | None
+            answer: dict[str, Any] | None = None
             try:
                 assert self.webhook_url is not None
                 async with self._client.post(self.webhook_url, json=update, headers=headers) as r:
                     status = r.status
-                    await r.read()
+                    if 200 <= status <= 299:
+                        answer = await _answer_parameters(r)
+                    else:
+                        await r.read()
             except (ClientError, TimeoutError):
                 status = None
             self.deliveries.append(Delivery(update["update_id"], status))
             if status is not None and 200 <= status <= 299:
                 if self._updates and self._updates[0] is update:
                     self._updates.pop(0)
+                if answer is not None and answer.get("method"):
+                    await self._perform_webhook_answer(answer)
             else:
                 await asyncio.sleep(self.webhook_retry_delay)
+
+    async def _perform_webhook_answer(self, values: dict[str, Any]) -> None:
+        """Make the call a webhook answer names, as Telegram does; its outcome is recorded on
+        the `Call` only (the bot cannot learn it)."""
+        method = str(values.pop("method")).lower()
+        call = Call(method, {}, in_webhook_answer=True)
+        self.calls.append(call)
+        try:
+            params = _Params(values)
+            call.params = params.public()
+            self._injected_failure(method, None)
+            await self._perform(method, params)
+        except ApiError as exc:
+            call.status = exc.code
+
+
+async def _answer_parameters(response: ClientResponse) -> dict[str, Any] | None:
+    """The parameters in a webhook answer's body, in any of the content types Telegram reads
+    there (JSON, a URL-encoded form, multipart form data); None for any other body."""
+    content_type = response.content_type
+    if content_type == "multipart/form-data":
+        values: dict[str, Any] = {}
+        reader = MultipartReader.from_response(response)
+        while (part := await reader.next()) is not None:
+            if isinstance(part, BodyPartReader) and part.name:
+                values[part.name] = await part.text()
+        return values
+    raw = await response.read()
+    if content_type == "application/json":
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+    if content_type == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(raw.decode("utf-8", "replace")))
+    return None
 
 
 _NOT_MODIFIED = (

@@ -631,3 +631,41 @@ class _Peer:
 
     def get_extra_info(self, name: str, default: object = None) -> object:
         return (self.host, 40000) if name == "peername" else default
+
+
+TG_BUTTON = {
+    "update_id": 5002,
+    "callback_query": {
+        "id": "4711000000001",
+        "from": {"id": 42, "is_bot": False, "first_name": "Sari"},
+        "chat_instance": "332598",
+        "data": "yes",
+        "message": {
+            "message_id": 2,
+            "date": 1_790_000_000,
+            "chat": {"id": 42, "type": "private"},
+            "from": {"id": 123456, "is_bot": True, "first_name": "Lapor"},
+            "text": "Benar?",
+        },
+    },
+}
+
+
+async def test_a_pressed_button_is_answered_in_the_webhook_response(harness: Harness) -> None:
+    url = f"{harness.base}/hooks/tg"
+    headers = {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
+    answer = {"method": "answerCallbackQuery", "callback_query_id": "4711000000001"}
+    # fresh, then redelivered (Telegram sends it again when it lost our answer, and with it
+    # the call that answer carried): answered both times
+    for _ in range(2):
+        async with harness.http.post(url, json=TG_BUTTON, headers=headers) as response:
+            assert response.status == 200
+            assert response.content_type == "application/json"
+            assert await response.json() == answer
+    async with harness.http.post(url, json=TG_UPDATE, headers=headers) as response:
+        assert response.status == 200
+        assert "method" not in await response.json()
+    async with harness.http.post(url, json=TG_BUTTON) as response:
+        assert response.status == 401
+        assert "method" not in await response.json()
+    assert await harness.stored() == 2

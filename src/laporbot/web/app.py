@@ -4,7 +4,7 @@ Routes:
 
 - `POST <telegram webhook path>` (the path of `telegram_webhook_url`, else `/webhook/telegram`):
   the `X-Telegram-Bot-Api-Secret-Token` header is compared in constant time; wrong or missing ->
-  401 and nothing stored.
+  401 and nothing stored. The 200 of a pressed button carries its `answerCallbackQuery`.
 - `GET /webhook/whatsapp`: Meta's verification handshake (`hub.mode`, `hub.verify_token`,
   `hub.challenge`); `POST /webhook/whatsapp`: the raw body's `X-Hub-Signature-256` HMAC with the
   app secret is checked first; wrong or missing -> 401 and nothing stored.
@@ -39,7 +39,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from laporbot.channels.base import ChannelAdapter, RawUpdate
-from laporbot.channels.telegram.webhook import check_secret
+from laporbot.channels.telegram.webhook import check_secret, webhook_answer
 from laporbot.channels.web import WebChatAdapter, valid_client_id
 from laporbot.channels.whatsapp.webhook import (
     SIGNATURE_HEADER,
@@ -119,7 +119,7 @@ class WebDeps:
     telegram: ChannelAdapter | None = None
     telegram_secret: str | None = None
     whatsapp: ChannelAdapter | None = None
-    # Called after updates are committed, with which were new (Telegram: answer the button).
+    # Called after updates are committed, with which were new.
     on_accepted: Callable[[Sequence[RawUpdate], Sequence[bool]], None] | None = None
     # The state of channels that connect on their own (Telegram: "connecting", "up"), shown
     # by the health check.
@@ -305,7 +305,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def telegram_webhook(request: web.Request) -> web.Response:
-    """Store a Telegram update; 200 only once it is committed."""
+    """Store a Telegram update; 200 only once it is committed, a pressed button answered in
+    the body (`webhook_answer`: Telegram makes that call, no request of ours)."""
     deps = request.app[DEPS]
     if deps.telegram is None or not deps.telegram_secret:
         return _error(404, "telegram webhook not enabled")
@@ -316,7 +317,7 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     except BadRequest as exc:
         return _error(400, exc.reason)
     await deps.accept(updates)
-    return web.json_response({"ok": True})
+    return web.Response(body=webhook_answer(updates), content_type="application/json")
 
 
 async def whatsapp_verify(request: web.Request) -> web.Response:

@@ -1,22 +1,34 @@
-"""Webhook mode: register the webhook and check Telegram's secret-token header.
+"""Webhook mode: register the webhook, check Telegram's secret-token header, say what to answer.
 
 The HTTP route itself lives with the web server; it calls `check_secret` before storing
-anything and answers 401/403 when it returns False.
+anything and answers 401 when it returns False, and answers a stored delivery with
+`webhook_answer`.
+
+Telegram lets a webhook answer carry one Bot API call ("Making requests when getting
+updates"): a JSON body with `method` and that method's parameters, which Telegram performs
+once it has the answer, without telling whether it worked. A pressed inline button is answered
+that way (`answerCallbackQuery` stops its spinner), instead of an outgoing request per button.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+from laporbot.channels.base import RawUpdate
 from laporbot.channels.telegram.adapter import TelegramAdapter
+from laporbot.channels.telegram.common import callback_query_id
 from laporbot.errors import ConfigError
 from laporbot.settings import Settings
 
 #: The header Telegram sends with every webhook delivery when a secret was set.
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+#: The answer to a stored delivery that asks Telegram for nothing more.
+NO_CALL = b'{"ok":true}'
 
 # Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and - as secret_token
 _SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -44,6 +56,22 @@ def check_secret(headers: Mapping[str, str], expected: str) -> bool:
     if given is None or not expected:
         return False
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def webhook_answer(updates: Sequence[RawUpdate]) -> bytes:
+    """The JSON body to answer a stored delivery with: `answerCallbackQuery` for a pressed
+    button, else `NO_CALL`.
+
+    Given for a redelivery too: Telegram sends an update again when it did not get the earlier
+    answer, so the call that answer carried may never have been made. Answering a query twice
+    is harmless (Telegram refuses the second, and nobody sees the refusal).
+    """
+    for update in updates:
+        query_id = callback_query_id(update)
+        if query_id is not None:
+            call = {"method": "answerCallbackQuery", "callback_query_id": query_id}
+            return json.dumps(call, separators=(",", ":")).encode()
+    return NO_CALL
 
 
 def derive_secret(token: str) -> str:
