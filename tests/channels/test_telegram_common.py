@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import json
 from pathlib import Path
 
 import pytest
@@ -24,9 +25,11 @@ from laporbot.channels.telegram.common import (
     telegram_length,
 )
 from laporbot.channels.telegram.webhook import (
+    NO_CALL,
     check_secret,
     check_secret_shape,
     derive_secret,
+    webhook_answer,
 )
 from laporbot.errors import BadRequest, CatalogError, ConfigError
 from laporbot.messages import Button, OutboundMessage
@@ -233,3 +236,21 @@ def test_webhook_secret_setting_or_derived() -> None:
         webhook_secret(Settings())
     with pytest.raises(ConfigError):
         webhook_secret(Settings(telegram_token="1:x", telegram_webhook_secret="not ok"))
+
+
+# --- webhook_answer -------------------------------------------------------------------------------
+
+
+@given(st.text(min_size=1, max_size=64))
+def test_a_button_is_answered_in_the_webhook_answer_whatever_its_id(query_id: str) -> None:
+    [update] = split_update({"update_id": 7, "callback_query": {"id": query_id, "data": "yes"}})
+    answer = json.loads(webhook_answer([update]))
+    assert answer == {"method": "answerCallbackQuery", "callback_query_id": query_id}
+
+
+def test_other_updates_ask_telegram_for_nothing() -> None:
+    [message] = split_update({"update_id": 8, "message": {"message_id": 1, "text": "halo"}})
+    [broken] = split_update({"update_id": 9, "callback_query": {"id": 12345}})
+    for updates in ([message], [broken], []):
+        assert webhook_answer(updates) == NO_CALL
+        assert "method" not in json.loads(NO_CALL)

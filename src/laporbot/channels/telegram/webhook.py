@@ -30,6 +30,8 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 #: The answer to a stored delivery that asks Telegram for nothing more.
 NO_CALL = b'{"ok":true}'
 
+_ANSWER_CALLBACK = b'{"method":"answerCallbackQuery","callback_query_id":'
+
 # Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and - as secret_token
 _SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
@@ -69,8 +71,9 @@ def webhook_answer(updates: Sequence[RawUpdate]) -> bytes:
     for update in updates:
         query_id = callback_query_id(update)
         if query_id is not None:
-            call = {"method": "answerCallbackQuery", "callback_query_id": query_id}
-            return json.dumps(call, separators=(",", ":")).encode()
+            # the id as a JSON string: json.dumps' fast path for a str (a dict with options
+            # takes ten times as long, on every button)
+            return _ANSWER_CALLBACK + json.dumps(query_id).encode() + b"}"
     return NO_CALL
 
 
