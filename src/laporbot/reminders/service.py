@@ -20,17 +20,23 @@ closed_at, answer, ...), with the same `now` the change used:
     await reminders.on_rated(session, now, case=case)       # survey reminder no longer needed
 
 Nothing is sent from here: rows are written and the sweep sends what is due.
+
+Opening a case or filing a complaint is on every report's path, so it reads nothing back: its
+deadlines are new, so no reminder row can exist for them yet, and every row it plans (triage,
+completion or answer, the citizen's) goes in with one multi-row INSERT, after one for its
+deadlines. Re-plans (a step, a claim, a referral) read the rows they diff against first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import Insert, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from laporbot.db._sql import prebuilt
 from laporbot.db.models import Case, Complaint, Deadline, Reminder
 from laporbot.deadlines import due_time
 from laporbot.durations import DurationUnit, parse_duration
@@ -97,11 +103,22 @@ class ReminderService:
         acknowledgment. Sets `case.due_at` to the completion deadline.
 
         `acknowledged`: the citizen was already told the case number, requirements and due
-        time where they reported (the chat's confirmation); see `_acknowledged`."""
-        await self._open_case_deadlines(session, case, case.received_at, now)
-        await self._plan_citizen(session, case=case, complaint=None, now=now)
+        time where they reported (the chat's confirmation); see `_acknowledged`.
+
+        Call it once, for a case just created (`case.id` known): nothing is planned for it
+        yet, so nothing is read back; two INSERTs write its deadlines and every reminder."""
+        rows = await self._open_case_deadlines(session, case, case.received_at, now)
+        window = DeadlineWindow(PlanKind.CITIZEN, start=case.received_at, due=case.due_at)
+        rows += _fresh_rows(
+            self.plan_of(case.standard_code),
+            window,
+            self.calendar_of(case.agency_code),
+            now,
+            case_id=case.id,
+        )
         if acknowledged:
-            await self._acknowledged(session, now, Reminder.case_id == case.id)
+            rows = [_acknowledged(row, now) for row in rows]
+        await _insert_reminders(session, rows)
 
     async def on_case_claimed(self, session: AsyncSession, case: Case, now: datetime) -> None:
         """An officer took the case: triage is met; the citizen hears who handles it."""
@@ -164,8 +181,9 @@ class ReminderService:
         for deadline in old:
             deadline.status = "cancelled"
             await self._cancel_pending(session, deadline_id=deadline.id)
-        await self._open_case_deadlines(session, case, now, now)
-        await self._status(session, now, case=case, event="referred", agency=case.agency_code)
+        rows = await self._open_case_deadlines(session, case, now, now)
+        status = _status_row(now, "referred", case=case, agency=case.agency_code)
+        await _insert_reminders(session, [*rows, status])
 
     async def on_closed(self, session: AsyncSession, case: Case, now: datetime) -> None:
         """The case is closed: its deadlines are met (or breached, if late) and their reminders
@@ -191,11 +209,24 @@ class ReminderService:
         """A new complaint: its answer deadline (the standard's complaint response time,
         2x24 jam unless it says otherwise), the handler's and supervisor's reminders and the
         citizen's acknowledgment (`acknowledged`: the chat already confirmed the complaint
-        number and answer time; see `_acknowledged`). Sets `complaint.due_at`."""
-        await self._open_complaint_deadline(session, complaint, complaint.received_at, now)
-        await self._plan_citizen(session, case=None, complaint=complaint, now=now)
+        number and answer time; see `_acknowledged`). Sets `complaint.due_at`.
+
+        Call it once, for a complaint just filed: as `on_case_opened`, nothing is read back."""
+        case = await self._case_of(session, complaint)
+        rows = await self._open_complaint_deadline(
+            session, complaint, case, complaint.received_at, now
+        )
+        window = DeadlineWindow(PlanKind.CITIZEN, start=complaint.received_at, due=complaint.due_at)
+        rows += _fresh_rows(
+            self.plan_of(self._complaint_standard(complaint, case)),
+            window,
+            self.calendar_of(complaint.agency_code),
+            now,
+            complaint_id=complaint.id,
+        )
         if acknowledged:
-            await self._acknowledged(session, now, Reminder.complaint_id == complaint.id)
+            rows = [_acknowledged(row, now) for row in rows]
+        await _insert_reminders(session, rows)
 
     async def on_complaint_reopened(
         self, session: AsyncSession, complaint: Complaint, now: datetime
@@ -209,7 +240,9 @@ class ReminderService:
             # Reopened twice without an answer in between: the newest deadline counts.
             deadline.status = "cancelled"
             await self._cancel_pending(session, deadline_id=deadline.id)
-        await self._open_complaint_deadline(session, complaint, now, now)
+        case = await self._case_of(session, complaint)
+        rows = await self._open_complaint_deadline(session, complaint, case, now, now)
+        await _insert_reminders(session, rows)
         await self.on_rated(session, now, complaint=complaint)
 
     async def on_complaint_answered(
@@ -256,9 +289,14 @@ class ReminderService:
         return await session.get(Case, complaint.case_id)
 
     async def _open_complaint_deadline(
-        self, session: AsyncSession, complaint: Complaint, start: datetime, now: datetime
-    ) -> None:
-        case = await self._case_of(session, complaint)
+        self,
+        session: AsyncSession,
+        complaint: Complaint,
+        case: Case | None,
+        start: datetime,
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        """Insert the complaint's answer deadline; the reminder rows it plans (to insert)."""
         standard_code = self._complaint_standard(complaint, case)
         calendar = self.calendar_of(complaint.agency_code)
         if standard_code is not None:
@@ -267,34 +305,27 @@ class ReminderService:
             limit = parse_duration(DEFAULT_COMPLAINT_RESPONSE)
         due = due_time(start, limit, calendar)
         complaint.due_at = due
-        deadline = Deadline(
-            subject_kind="complaint",
-            subject_id=complaint.id,
-            kind="complaint_answer",
-            due_at=due,
-            status="open",
-        )
-        session.add(deadline)
-        await session.flush()
+        ids = await _insert_deadlines(session, "complaint", complaint.id, {"complaint_answer": due})
         window = DeadlineWindow(
             PlanKind.COMPLAINT_ANSWER,
             start=start,
             due=due,
             working_days=limit.unit is DurationUnit.WORKING_DAYS,
         )
-        await self._apply_plan(
-            session,
+        return _fresh_rows(
             self.plan_of(standard_code),
             window,
             calendar,
             now,
-            deadline_id=deadline.id,
+            deadline_id=ids["complaint_answer"],
             complaint_id=complaint.id,
         )
 
     async def _open_case_deadlines(
         self, session: AsyncSession, case: Case, start: datetime, now: datetime
-    ) -> None:
+    ) -> list[dict[str, Any]]:
+        """Insert the case's triage and completion deadlines (sets `case.due_at`); the
+        reminder rows they plan (to insert: the deadlines are new, no row exists for them)."""
         standard = self.registry.standard(case.standard_code)
         calendar = self.calendar_of(case.agency_code)
         plan = plan_for(standard.reminder_plan)
@@ -315,32 +346,28 @@ class ReminderService:
             )
         ]
         triage_due = min(triage_times) if triage_times else start + DEFAULT_TRIAGE
-        triage = Deadline(
-            subject_kind="case", subject_id=case.id, kind="triage", due_at=triage_due, status="open"
+        ids = await _insert_deadlines(
+            session, "case", case.id, {"triage": triage_due, "completion": due}
         )
-        completion_deadline = Deadline(
-            subject_kind="case", subject_id=case.id, kind="completion", due_at=due, status="open"
-        )
-        session.add_all([triage, completion_deadline])
-        await session.flush()
         triage_window = DeadlineWindow(
             PlanKind.TRIAGE, start=start, due=triage_due, working_days=working, emergency=emergency
-        )
-        await self._apply_plan(
-            session, plan, triage_window, calendar, now, deadline_id=triage.id, case_id=case.id
         )
         completion_window = DeadlineWindow(
             PlanKind.COMPLETION, start=start, due=due, working_days=working, emergency=emergency
         )
-        await self._apply_plan(
-            session,
-            plan,
-            completion_window,
-            calendar,
-            now,
-            deadline_id=completion_deadline.id,
-            case_id=case.id,
-        )
+        return [
+            *_fresh_rows(
+                plan, triage_window, calendar, now, deadline_id=ids["triage"], case_id=case.id
+            ),
+            *_fresh_rows(
+                plan,
+                completion_window,
+                calendar,
+                now,
+                deadline_id=ids["completion"],
+                case_id=case.id,
+            ),
+        ]
 
     async def _replan_completion(self, session: AsyncSession, case: Case, now: datetime) -> None:
         deadlines = await self._open_deadlines(session, "case", case.id)
@@ -411,24 +438,6 @@ class ReminderService:
             .values(status="cancelled")
         )
 
-    async def _acknowledged(
-        self, session: AsyncSession, now: datetime, owner: ColumnElement[bool]
-    ) -> None:
-        """The citizen's acknowledgment was given where they reported (the chat's
-        confirmation with the number and due time): its planned row is recorded as sent now,
-        by the chat, so the sweep does not say it all a second time and no re-plan adds it
-        again (the row is there, not pending)."""
-        await session.execute(
-            update(Reminder)
-            .where(
-                owner,
-                Reminder.kind == f"{PlanKind.CITIZEN.value}.{ACK_KEY}",
-                Reminder.deadline_id.is_(None),
-                Reminder.status == "pending",
-            )
-            .values(status="sent", sent_at=now, payload={"sent_by": "chat"})
-        )
-
     async def _plan_citizen(
         self,
         session: AsyncSession,
@@ -471,7 +480,9 @@ class ReminderService:
         complaint_id: int | None = None,
     ) -> None:
         planned = plan_reminders(plan.for_kind(window.kind), window, calendar, now)
-        query = select(Reminder).where(Reminder.kind.like(f"{window.kind.value}.%"))
+        query = select(Reminder.id, Reminder.kind, Reminder.due_at, Reminder.status).where(
+            Reminder.kind.like(f"{window.kind.value}.%")
+        )
         if deadline_id is not None:
             query = query.where(Reminder.deadline_id == deadline_id)
         elif case_id is not None:
@@ -480,10 +491,9 @@ class ReminderService:
             query = query.where(
                 Reminder.complaint_id == complaint_id, Reminder.deadline_id.is_(None)
             )
-        rows = list((await session.scalars(query)).all())
         existing = [
             ExistingReminder(row.id, *split_kind(row.kind), row.due_at, row.status)
-            for row in rows
+            for row in (await session.execute(query)).all()
             if split_kind(row.kind)[1] != STATUS_KEY
         ]
         diff = replan(existing, planned, now)
@@ -493,8 +503,9 @@ class ReminderService:
                 .where(Reminder.id.in_(diff.cancel), Reminder.status == "pending")
                 .values(status="cancelled")
             )
-        for reminder in diff.insert:
-            session.add(
+        await _insert_reminders(
+            session,
+            [
                 _row(
                     reminder,
                     window,
@@ -502,8 +513,9 @@ class ReminderService:
                     case_id=case_id,
                     complaint_id=complaint_id,
                 )
-            )
-        await session.flush()
+                for reminder in diff.insert
+            ],
+        )
 
     async def _status(
         self,
@@ -516,20 +528,37 @@ class ReminderService:
         **data: Any,
     ) -> None:
         """One citizen follow-up for a status change, due at once."""
-        session.add(
-            Reminder(
-                deadline_id=None,
-                case_id=case.id if case is not None else None,
-                complaint_id=complaint.id if complaint is not None else None,
-                kind=reminder_kind(PlanKind.CITIZEN, STATUS_KEY),
-                audience=Audience.CITIZEN.value,
-                due_at=now.replace(microsecond=0),
-                status="pending",
-                late=False,
-                payload={"message": f"reminders.citizen.{event}", "event": event, **data},
-            )
-        )
-        await session.flush()
+        row = _status_row(now, event, case=case, complaint=complaint, **data)
+        await _insert_reminders(session, [row])
+
+
+def _reminder(
+    *,
+    deadline_id: int | None,
+    case_id: int | None,
+    complaint_id: int | None,
+    kind: str,
+    audience: str,
+    due_at: datetime,
+    payload: dict[str, Any],
+) -> dict[str, Any]:
+    """A new pending `reminders` row, every column given (one multi-row INSERT takes rows
+    with the same keys)."""
+    return {
+        "deadline_id": deadline_id,
+        "case_id": case_id,
+        "complaint_id": complaint_id,
+        "kind": kind,
+        "audience": audience,
+        "recipient": None,
+        "due_at": due_at,
+        "status": "pending",
+        "claimed_by": None,
+        "claimed_until": None,
+        "sent_at": None,
+        "late": False,
+        "payload": payload,
+    }
 
 
 def _row(
@@ -539,18 +568,111 @@ def _row(
     deadline_id: int | None,
     case_id: int | None,
     complaint_id: int | None,
-) -> Reminder:
+) -> dict[str, Any]:
     payload: dict[str, Any] = {"message": reminder.message, "start": window.start.isoformat()}
     if reminder.repeat is not None:
         payload["repeat"] = f"{reminder.repeat.amount} {reminder.repeat.unit.value}"
-    return Reminder(
+    return _reminder(
         deadline_id=deadline_id,
         case_id=case_id,
         complaint_id=complaint_id,
         kind=reminder_kind(reminder.kind, reminder.key),
         audience=reminder.audience.value,
         due_at=reminder.due_at,
-        status="pending",
-        late=False,
         payload=payload,
     )
+
+
+def _fresh_rows(
+    plan: ReminderPlan,
+    window: DeadlineWindow,
+    calendar: WorkCalendar,
+    now: datetime,
+    *,
+    deadline_id: int | None = None,
+    case_id: int | None = None,
+    complaint_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """The rows a plan wants for a deadline (or a case's or complaint's citizen follow-ups)
+    that has none stored yet: `replan` against nothing, so past moments are left out."""
+    planned = plan_reminders(plan.for_kind(window.kind), window, calendar, now)
+    return [
+        _row(
+            reminder,
+            window,
+            deadline_id=deadline_id,
+            case_id=case_id,
+            complaint_id=complaint_id,
+        )
+        for reminder in replan((), planned, now).insert
+    ]
+
+
+def _status_row(
+    now: datetime,
+    event: str,
+    *,
+    case: Case | None = None,
+    complaint: Complaint | None = None,
+    **data: Any,
+) -> dict[str, Any]:
+    return _reminder(
+        deadline_id=None,
+        case_id=case.id if case is not None else None,
+        complaint_id=complaint.id if complaint is not None else None,
+        kind=reminder_kind(PlanKind.CITIZEN, STATUS_KEY),
+        audience=Audience.CITIZEN.value,
+        due_at=now.replace(microsecond=0),
+        payload={"message": f"reminders.citizen.{event}", "event": event, **data},
+    )
+
+
+_ACK_KIND = f"{PlanKind.CITIZEN.value}.{ACK_KEY}"
+
+
+def _acknowledged(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """`row` as it is stored when the citizen's acknowledgment was given where they reported
+    (the chat's confirmation with the number and due time): the planned acknowledgment is
+    recorded as sent now, by the chat, so the sweep does not say it all a second time and no
+    re-plan adds it again (the row is there, not pending). Other rows are left as they are."""
+    if row["kind"] != _ACK_KIND or row["deadline_id"] is not None or row["status"] != "pending":
+        return row
+    return {**row, "status": "sent", "sent_at": now, "payload": {"sent_by": "chat"}}
+
+
+async def _insert_reminders(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert `rows` (of `_reminder`) with one statement, in their order; Core, not the ORM:
+    nothing reads them back in this transaction through the session's identity map."""
+    if rows:
+        await session.execute(prebuilt(session, "reminders.insert", _reminders_insert), rows)
+
+
+async def _insert_deadlines(
+    session: AsyncSession, subject_kind: str, subject_id: int, due: dict[str, datetime]
+) -> dict[str, int]:
+    """Insert one open deadline per kind in `due` (kind -> due time) for a case or complaint,
+    with one statement; their ids by kind."""
+    rows = [
+        {
+            "subject_kind": subject_kind,
+            "subject_id": subject_id,
+            "kind": kind,
+            "due_at": at,
+            "met_at": None,
+            "status": "open",
+        }
+        for kind, at in due.items()
+    ]
+    result = await session.execute(prebuilt(session, "deadlines.insert", _deadlines_insert), rows)
+    return {kind: deadline_id for deadline_id, kind in result.all()}
+
+
+def _reminders_insert(_dialect: str) -> Insert:
+    return insert(cast(Table, Reminder.__table__))
+
+
+def _deadlines_insert(_dialect: str) -> Insert:
+    # RETURNING the kind too: a multi-row INSERT's RETURNING order is not the rows' order on
+    # SQLite, so each id is matched to its deadline by kind.
+    table = cast(Table, Deadline.__table__)
+    return insert(table).returning(table.c.id, table.c.kind)
