@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -391,3 +392,115 @@ async def test_a_crash_in_the_middle_of_a_batch_loses_nothing(db_sessionmaker: S
 async def inbox_accept_all(inbox: InboxProcessor, texts: list[str]) -> None:
     for n, text in enumerate(texts):
         await inbox.accept([update(f"c{n}:1", text=text, chat=f"c{n}")])
+
+
+# -- handling updates together (`handle_batch`) ---------------------------------------------
+
+
+class BatchEcho:
+    """A `handle_batch` that echoes what it takes in one go; leaves texts starting "apart"
+    (to the one-by-one handler), fails a text named in `failures`, or fails as a whole."""
+
+    def __init__(self) -> None:
+        self.failures: set[str] = set()
+        self.broken = False
+        self.batches: list[list[str]] = []
+
+    async def __call__(
+        self, db: AsyncSession, inbounds: Sequence[InboundMessage], now: datetime
+    ) -> list[object]:
+        texts = [m.text or "" for m in inbounds]
+        self.batches.append(texts)
+        outcomes: list[object] = []
+        stopped: set[str] = set()
+        for inbound, text in zip(inbounds, texts, strict=True):
+            if inbound.chat_id in stopped or text.startswith("apart"):
+                stopped.add(inbound.chat_id)
+                outcomes.append(None)
+                continue
+            if text in self.failures:
+                stopped.add(inbound.chat_id)
+                outcomes.append(RuntimeError(f"broke on {text}"))
+                continue
+            reply = OutboundMessage(channel="web", chat_id=inbound.chat_id, text=f"all {text}")
+            await outbox_repo.enqueue(db, reply, now, dedup_key=f"in:web:{inbound.platform_id}:0")
+            outcomes.append([reply])
+        if self.broken:
+            raise RuntimeError("the batch broke after writing")
+        return outcomes
+
+
+async def test_updates_are_handled_together_and_what_is_left_follows_in_order(
+    db_sessionmaker: Sessions,
+) -> None:
+    clock = FixedClock(T0)
+    handler, together = EchoHandler(), BatchEcho()
+    inbox = processor(db_sessionmaker, clock, handler, handle_batch=together)
+    await inbox.accept(
+        [
+            update("1", text="a1"),
+            update("2", text="b1", chat="c2"),
+            update("3", text="apart a2"),
+            update("4", text="b2", chat="c2"),
+            update("5", text="a3"),
+        ]
+    )
+    assert await inbox.process_batch() == 5
+    assert together.batches == [["a1", "b1", "apart a2", "b2", "a3"]]
+    assert handler.calls == ["apart a2", "a3"]  # left, and the chat's later one after it
+    async with db_sessionmaker() as session:
+        rows = await session.scalars(
+            select(OutboxMessage).order_by(OutboxMessage.chat_id, OutboxMessage.seq)
+        )
+        texts = [(row.chat_id, row.payload["text"]) for row in rows]
+    assert texts == [
+        ("c1", "all a1"),
+        ("c1", "echo apart a2"),
+        ("c1", "echo a3"),
+        ("c2", "all b1"),
+        ("c2", "all b2"),
+    ]
+    assert [r.status for r in await inbox_rows(db_sessionmaker)] == ["done"] * 5
+
+
+async def test_a_message_failing_together_is_retried_and_holds_back_its_chat(
+    db_sessionmaker: Sessions,
+) -> None:
+    clock = FixedClock(T0)
+    handler, together = EchoHandler(), BatchEcho()
+    together.failures.add("a1")
+    inbox = processor(db_sessionmaker, clock, handler, handle_batch=together)
+    await inbox.accept(
+        [update("1", text="a1"), update("2", text="a2"), update("3", text="b1", chat="c2")]
+    )
+    assert await inbox.process_batch() == 3
+    first, second, other = await inbox_rows(db_sessionmaker)
+    assert (first.status, first.attempts, first.error) == (
+        "pending",
+        1,
+        "RuntimeError: broke on a1",
+    )
+    assert (second.status, second.attempts) == ("pending", 0)  # given back, untried
+    assert second.claimed_until == first.claimed_until
+    assert other.status == "done"
+    assert handler.calls == []
+
+    together.failures.clear()
+    clock.advance(timedelta(seconds=2))
+    assert await inbox.process_pending() == 2
+    assert await replies(db_sessionmaker) == ["all b1", "all a1", "all a2"]
+
+
+async def test_when_handling_together_fails_the_updates_are_handled_one_by_one(
+    db_sessionmaker: Sessions,
+) -> None:
+    clock = FixedClock(T0)
+    handler, together = EchoHandler(), BatchEcho()
+    together.broken = True
+    inbox = processor(db_sessionmaker, clock, handler, handle_batch=together)
+    await inbox.accept([update("1", text="a1"), update("2", text="b1", chat="c2")])
+    assert await inbox.process_batch() == 2
+    assert handler.calls == ["a1", "b1"]
+    # What the failed attempt wrote was rolled back with its savepoint: one reply each.
+    assert await replies(db_sessionmaker) == ["echo a1", "echo b1"]
+    assert [r.status for r in await inbox_rows(db_sessionmaker)] == ["done", "done"]

@@ -57,6 +57,12 @@ UNCONFIGURED_RETRY = timedelta(minutes=10)
 MAX_ERROR_CHARS = 2000
 
 InboundHandler = Callable[[AsyncSession, InboundMessage, datetime], Awaitable[object]]
+#: Handles many messages at once (`Intake.handle_batch`): for each, None when it left the
+#: message to `InboundHandler` (called after it, in order), an exception when the message
+#: failed (its writes rolled back), anything else when it was handled.
+BatchHandler = Callable[
+    [AsyncSession, Sequence[InboundMessage], datetime], Awaitable[Sequence[object]]
+]
 #: Records an update that carries no message (a delivery status) in the processing
 #: transaction, in a savepoint of its own when it writes (most such updates need nothing);
 #: True when it recorded something (the update is then `done`, not `ignored`).
@@ -94,11 +100,13 @@ class InboxProcessor:
         on_processed: Callable[[], None] | None = None,
         poll_interval: float = 1.0,
         status_hooks: Mapping[str, StatusHook] | None = None,
+        handle_batch: BatchHandler | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._adapters = dict(adapters)
         self._handle = handle
+        self._handle_batch = handle_batch
         self._max_attempts = max_attempts
         self._lease = lease
         self.worker = worker or f"inbox-{uuid.uuid4().hex[:12]}"
@@ -196,9 +204,16 @@ class InboxProcessor:
         held: dict[tuple[str, str], datetime | None] = {}
         finished: list[InboxItem] = []
         async with self._sessions() as session, session.begin():
+            plans = [(item, await self._translate(session, item)) for item in items]
+            together = await self._process_together(session, plans, held)
             done: list[int] = []
-            for item in items:
-                outcome = await self._process(session, item, held)
+            for item, plan in plans:
+                if isinstance(plan, str):
+                    outcome = plan
+                elif item.id in together:
+                    outcome = together[item.id]
+                else:
+                    outcome = await self._process(session, item, plan, held)
                 if outcome == "done":
                     done.append(item.id)
                 if outcome in ("done", "finished"):
@@ -212,14 +227,12 @@ class InboxProcessor:
                 self._on_processed()
         return len(claimed)
 
-    async def _process(
-        self,
-        session: AsyncSession,
-        item: InboxItem,
-        held: dict[tuple[str, str], datetime | None],
-    ) -> str:
-        """One update inside the batch transaction: "done" (processed, to be marked done),
-        "finished" (ignored or failed for good) or "later" (retried or given back)."""
+    async def _translate(
+        self, session: AsyncSession, item: InboxItem
+    ) -> list[InboundMessage] | str:
+        """An update's messages, or, when it has none to handle, what became of it: "done"
+        (delivery news recorded), "finished" (ignored or failed for good) or "later" (to be
+        retried)."""
         channel = cast(Channel, item.channel)
         raw = RawUpdate(channel=channel, platform_id=item.platform_id, payload=item.payload)
         adapter = self._adapters.get(item.channel)
@@ -240,20 +253,83 @@ class InboxProcessor:
             log.exception("inbox %s: translating failed", item.id)
             await self._retry_or_fail(session, item, _short(exc), None)
             return "later"
-        if not messages:
-            now = self._clock.now()
-            hook = self._status_hooks.get(item.channel)
-            if hook is not None:
-                try:
-                    recorded = await hook(session, raw, now)
-                except Exception as exc:
-                    log.exception("inbox %s: recording a delivery status failed", item.id)
-                    await self._retry_or_fail(session, item, _short(exc), None)
-                    return "later"
-                if recorded:
-                    return "done"  # delivery news recorded on the outbox
-            await inbox_repo.mark_ignored(session, item.id, now, "no message for laporbot")
-            return "finished"
+        if messages:
+            return messages
+        now = self._clock.now()
+        hook = self._status_hooks.get(item.channel)
+        if hook is not None:
+            try:
+                recorded = await hook(session, raw, now)
+            except Exception as exc:
+                log.exception("inbox %s: recording a delivery status failed", item.id)
+                await self._retry_or_fail(session, item, _short(exc), None)
+                return "later"
+            if recorded:
+                return "done"  # delivery news recorded on the outbox
+        await inbox_repo.mark_ignored(session, item.id, now, "no message for laporbot")
+        return "finished"
+
+    async def _process_together(
+        self,
+        session: AsyncSession,
+        plans: Sequence[tuple[InboxItem, list[InboundMessage] | str]],
+        held: dict[tuple[str, str], datetime | None],
+    ) -> dict[int, str]:
+        """Hand the batch's one-message updates to `handle_batch` at once, inside a savepoint;
+        returns the outcome ("done" or "later") of each update it took, by id. The rest, and
+        everything when it fails as a whole, are processed one by one after it.
+
+        Order within a chat holds: from a chat's first update that is not taken together
+        (several messages, or left by the handler) on, its later ones follow one by one."""
+        if self._handle_batch is None:
+            return {}
+        candidates: list[tuple[InboxItem, InboundMessage]] = []
+        apart: set[tuple[str, str]] = set()
+        for item, plan in plans:
+            if isinstance(plan, str):
+                continue
+            chats = {(m.channel, m.chat_id) for m in plan}
+            if len(plan) == 1 and not chats & apart:
+                candidates.append((item, plan[0]))
+            else:
+                apart |= chats
+        if not candidates:
+            return {}
+        try:
+            async with session.begin_nested():
+                outcomes = await self._handle_batch(
+                    session, [message for _, message in candidates], self._clock.now()
+                )
+        except Exception:
+            log.exception("inbox: %d updates failed together; one by one now", len(candidates))
+            return {}
+        results: dict[int, str] = {}
+        for (item, message), outcome in zip(candidates, outcomes, strict=True):
+            if outcome is None:
+                continue  # left for one by one
+            if isinstance(outcome, BaseException):
+                log.error(
+                    "inbox %s: processing failed (attempt %s)",
+                    item.id,
+                    item.attempts,
+                    exc_info=outcome,
+                )
+                retry_at = await self._retry_or_fail(session, item, _short(outcome), None)
+                held[(message.channel, message.chat_id)] = retry_at
+                results[item.id] = "later"
+            else:
+                results[item.id] = "done"
+        return results
+
+    async def _process(
+        self,
+        session: AsyncSession,
+        item: InboxItem,
+        messages: list[InboundMessage],
+        held: dict[tuple[str, str], datetime | None],
+    ) -> str:
+        """One update's messages inside the batch transaction, in a savepoint of its own:
+        "done" (processed, to be marked done) or "later" (retried or given back)."""
         chats = {(m.channel, m.chat_id) for m in messages}
         if chats & held.keys():
             # Due again together with the failed earlier one, which sorts first (by id).
@@ -291,7 +367,9 @@ class InboxProcessor:
         while not self._stopping.is_set():
             self._wake.clear()
             try:
-                while not self._stopping.is_set() and await self.process_batch():
+                # A batch short of full took everything due; what comes in meanwhile wakes
+                # the loop (no empty claim, a transaction of its own, after every batch).
+                while not self._stopping.is_set() and await self.process_batch() >= DEFAULT_BATCH:
                     pass
             except Exception:
                 log.exception("inbox claim failed; trying again shortly")

@@ -17,21 +17,23 @@ up and writes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from laporbot.db import agencies as agency_rows
 from laporbot.db import cases as case_rows
 from laporbot.db import complaints as complaint_rows
 from laporbot.db import contacts as contact_rows
 from laporbot.db import sessions as session_rows
-from laporbot.db.models import Case, Complaint, Contact, ConversationSession
+from laporbot.db.models import Case, Complaint, Contact
 from laporbot.db.numbers import COMPLAINT_PREFIX
+from laporbot.db.sessions import TURN_COLUMNS
 from laporbot.errors import NotFound
 from laporbot.flows import (
     Action,
@@ -65,17 +67,116 @@ from laporbot.standards import (
 
 CaseHook = Callable[[AsyncSession, Case, datetime], Awaitable[None]]
 ComplaintHook = Callable[[AsyncSession, Complaint, datetime], Awaitable[None]]
+#: What `handle_batch` made of one message: its replies (handled), the error that stopped it
+#: (whatever it wrote rolled back), or None (not handled: to be handled on its own, after the
+#: batch, e.g. by the officer side).
+Outcome = list[OutboundMessage] | BaseException | None
+#: Whether the officer side may take a message, given the flow of the sender's active
+#: conversation, None for none (`OfficerDesk.claims`).
+OfficerTest = Callable[[InboundMessage, str | None], bool]
 
 _TIMEOUT_BATCH = 200
 
 
 @dataclass(slots=True)
+class _Row:
+    """A `conversation_sessions` row as a batch sees it: stored (`id`) or to be inserted."""
+
+    id: int | None
+    channel: str
+    user_id: str
+    started_at: datetime
+    values: dict[str, Any]  # every one of TURN_COLUMNS
+    status: str = "active"
+    changed: bool = False
+
+    @classmethod
+    def stored(cls, row: Mapping[str, Any]) -> _Row:
+        values = {name: row[name] for name in TURN_COLUMNS}
+        return cls(
+            row["id"], row["channel"], row["user_id"], row["started_at"], values, row["status"]
+        )
+
+    def end(self, status: str, now: datetime) -> None:
+        """Close the conversation as "ended" or "expired" (as `db.sessions.end`)."""
+        self.status = status
+        self.values["updated_at"] = now
+        self.changed = True
+
+
+@dataclass(slots=True)
+class _Person:
+    """One citizen in a batch: their contact and their active conversation, if any."""
+
+    contact_id: int
+    user_id: str
+    locale: str | None
+    stored_locale: str | None
+    active: _Row | None
+    contact: Contact | None = None  # the ORM object, loaded for an action only
+
+
+@dataclass(slots=True)
 class _Conversation:
-    """Who the effects are for: the contact and where replies go."""
+    """Who a turn's effects are for: the person and where replies go."""
 
     channel: Channel
     chat_id: str
-    contact: Contact
+    person: _Person
+
+
+@dataclass
+class _Batch:
+    """The turns of one transaction, kept in memory and written at the end with one
+    statement per kind (sessions, contacts' languages, outbox rows) instead of several per
+    turn. An action (opening a case...) writes at once, in a savepoint of its own."""
+
+    db: AsyncSession
+    now: datetime
+    rows: list[_Row] = field(default_factory=list)
+    people: list[_Person] = field(default_factory=list)
+    queued: list[Queued] = field(default_factory=list)
+
+    def person(self, contact: Mapping[str, Any], active: _Row | None) -> _Person:
+        locale = contact["locale"]
+        person = _Person(contact["id"], contact["platform_user_id"], locale, locale, active)
+        self.people.append(person)
+        if active is not None:
+            self.rows.append(active)
+        return person
+
+    def queue(self, messages: list[OutboundMessage], key: str) -> None:
+        """The replies of one turn, `key:<index>` as dedup keys (a replay queues nothing)."""
+        self.queued.extend(Queued(m, f"{key}:{index}") for index, m in enumerate(messages))
+
+    async def flush_queue(self) -> None:
+        await enqueue_many(self.db, self.queued, self.now)
+        self.queued = []
+
+    async def write(self) -> None:
+        updates = [
+            {"row_id": row.id, "status": row.status, **row.values}
+            for row in self.rows
+            if row.id is not None and row.changed
+        ]
+        inserts = [
+            {
+                "channel": row.channel,
+                "user_id": row.user_id,
+                "started_at": row.started_at,
+                "status": row.status,
+                **row.values,
+            }
+            for row in self.rows
+            if row.id is None
+        ]
+        await session_rows.write_turns(self.db, updates, inserts)
+        changed = [p for p in self.people if p.locale != p.stored_locale]
+        await contact_rows.set_locales(self.db, {p.contact_id: p.locale for p in changed})
+        for person in changed:
+            if person.contact is not None:  # the ORM object, for the rest of the transaction
+                set_committed_value(person.contact, "locale", person.locale)
+        await self.flush_queue()
 
 
 @dataclass
@@ -119,130 +220,181 @@ class Intake:
         if inbound.is_group:
             # Citizens report in private chats; group messages belong to officers' handlers.
             return []
-        contact = await contact_rows.touch(
-            db,
-            channel=inbound.channel,
-            platform_user_id=inbound.user_id,
-            chat_id=inbound.chat_id,
-            now=now,
+        (outcome,) = await self.handle_batch(db, [inbound], now)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome or []
+
+    async def handle_batch(
+        self,
+        db: AsyncSession,
+        inbounds: Sequence[InboundMessage],
+        now: datetime,
+        *,
+        officer_side: OfficerTest | None = None,
+    ) -> list[Outcome]:
+        """`handle_inbound` for many messages in one go (the inbox's batch): the same turns,
+        with the same effects, in a handful of statements for the whole batch (contacts,
+        sessions, outbox rows) rather than several per message. Returns an `Outcome` per
+        message.
+
+        Messages of one person are taken in the order given. A message the `officer_side`
+        may take, or a group message, is left (None), and so are that person's later ones, for
+        the caller to handle one by one after this batch, in order. A message whose action
+        fails has its writes rolled back (the error is its outcome) and the person's later ones
+        are left. An error in the final writes propagates: the caller rolls the whole batch
+        back (wrap the call in a savepoint) and handles the messages one by one.
+        """
+        outcomes: list[Outcome] = [None] * len(inbounds)
+        private = [(index, m) for index, m in enumerate(inbounds) if not m.is_group]
+        if not private:
+            return outcomes
+        keys = {(m.channel, m.user_id) for _, m in private}
+        stored = await session_rows.load_active_many(db, keys)
+        stopped: set[tuple[str, str]] = set()
+        turns: list[tuple[int, InboundMessage]] = []
+        for index, inbound in private:
+            key = (inbound.channel, inbound.user_id)
+            row = stored.get(key)
+            flow = row["flow"] if row is not None else None
+            if key in stopped or (officer_side is not None and officer_side(inbound, flow)):
+                stopped.add(key)  # this one and their later ones: on their own, in order
+                continue
+            turns.append((index, inbound))
+        if not turns:
+            return outcomes
+        contacts = await contact_rows.touch_many(
+            db, [(m.channel, m.user_id, m.chat_id) for _, m in turns], now
         )
-        who = _Conversation(inbound.channel, inbound.chat_id, contact)
-        row = await session_rows.load_active(db, inbound.channel, inbound.user_id)
-        if row is not None and row.expires_at is not None and row.expires_at <= now:
-            # Lapsed before the sweep saw it: the citizen starts fresh, silently.
-            row.answers, row.state = {}, {}
-            await session_rows.end(db, row, now, "expired")
-            row = None
-        current = _session_of(row) if row is not None else None
-        locale = contact.locale or inbound.language_hint
-        session, effects = step(self.flows, current, MessageResume(inbound), now, locale=locale)
-        final, messages = await self._apply(db, who, session, effects, now)
-        await self._store(db, who, row, inbound.user_id, final, now)
-        key = f"in:{inbound.channel}:{inbound.platform_id}"
-        await _enqueue(db, messages, key, now)
-        return messages
+        batch = _Batch(db, now)
+        people = {
+            key: batch.person(contact, _Row.stored(row) if (row := stored.get(key)) else None)
+            for key, contact in contacts.items()
+        }
+        failed: set[tuple[str, str]] = set()
+        for index, inbound in turns:
+            key = (inbound.channel, inbound.user_id)
+            if key in failed:
+                continue  # left: after the failed one
+            who = _Conversation(inbound.channel, inbound.chat_id, people[key])
+            try:
+                outcomes[index] = await self._message_turn(batch, who, inbound)
+            except Exception as exc:
+                outcomes[index] = exc
+                failed.add(key)
+        await batch.write()
+        return outcomes
 
     async def handle_timeouts(self, db: AsyncSession, now: datetime) -> list[OutboundMessage]:
         """Nudge the sessions idle for `session_nudge_minutes` and expire those idle for
         `session_idle_minutes`; returns (and queues) the messages. Call from a periodic sweep,
         inside a transaction; at most a batch of sessions per call."""
-        rows = (
-            await db.scalars(
-                select(ConversationSession)
-                .where(
-                    ConversationSession.status == "active",
-                    or_(
-                        ConversationSession.nudge_at <= now,
-                        ConversationSession.expires_at <= now,
-                    ),
-                )
-                .order_by(ConversationSession.id)
-                .limit(_TIMEOUT_BATCH)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
+        rows = await session_rows.due_for_timeout(db, now, _TIMEOUT_BATCH)
+        contacts = await contact_rows.find_many(db, [(r["channel"], r["user_id"]) for r in rows])
+        batch = _Batch(db, now)
         sent: list[OutboundMessage] = []
-        for row in rows:
-            expired = row.expires_at is not None and row.expires_at <= now
-            resume: Resume = ExpiryResume() if expired else NudgeResume()
-            key = (
-                f"timeout:{row.id}:{'expiry' if expired else 'nudge'}:{row.updated_at.isoformat()}"
-            )
-            contact = await db.scalar(
-                select(Contact).where(
-                    Contact.channel == row.channel, Contact.platform_user_id == row.user_id
-                )
-            )
+        for stored in rows:
+            row = _Row.stored(stored)
+            contact = contacts.get((row.channel, row.user_id))
             if contact is None:  # the person was erased; nothing to tell
-                await session_rows.end(db, row, now, "expired")
+                batch.rows.append(row)
+                row.end("expired", now)
                 continue
-            channel: Channel = _channel(row.channel)
-            who = _Conversation(channel, row.chat_id, contact)
+            expired = row.values["expires_at"] is not None and row.values["expires_at"] <= now
+            resume: Resume = ExpiryResume() if expired else NudgeResume()
+            kind = "expiry" if expired else "nudge"
+            key = f"timeout:{row.id}:{kind}:{row.values['updated_at'].isoformat()}"
+            who = _Conversation(
+                _channel(row.channel), row.values["chat_id"], batch.person(contact, row)
+            )
             session, effects = step(self.flows, _session_of(row), resume, now)
-            final, messages = await self._apply(db, who, session, effects, now)
-            await self._store(db, who, row, row.user_id, final, now)
-            await _enqueue(db, messages, key, now)
+            final, messages = await self._apply(batch, who, session, effects)
+            self._keep(batch, who, row, final)
+            batch.queue(messages, key)
             sent.extend(messages)
+        await batch.write()
         return sent
 
-    # -- effects -----------------------------------------------------------------------
+    # -- turns -------------------------------------------------------------------------
+
+    async def _message_turn(
+        self, batch: _Batch, who: _Conversation, inbound: InboundMessage
+    ) -> list[OutboundMessage]:
+        """One message of a batch; the person's state changes only once it went through."""
+        now = batch.now
+        person = who.person
+        row = person.active
+        lapsed = (
+            row is not None and (until := row.values["expires_at"]) is not None and until <= now
+        )
+        current = _session_of(row) if row is not None and not lapsed else None
+        locale = person.locale or inbound.language_hint
+        session, effects = step(self.flows, current, MessageResume(inbound), now, locale=locale)
+        final, messages = await self._apply(batch, who, session, effects)
+        if row is not None and lapsed:
+            # Lapsed before the sweep saw it: the citizen starts fresh, silently.
+            row.values.update(answers={}, state={})
+            row.end("expired", now)
+            person.active = row = None
+        self._keep(batch, who, row, final)
+        batch.queue(messages, f"in:{inbound.channel}:{inbound.platform_id}")
+        return messages
 
     async def _apply(
-        self,
-        db: AsyncSession,
-        who: _Conversation,
-        session: Session | None,
-        effects: list[Effect],
-        now: datetime,
+        self, batch: _Batch, who: _Conversation, session: Session | None, effects: list[Effect]
     ) -> tuple[Session | None, list[OutboundMessage]]:
         messages: list[OutboundMessage] = []
         pending = list(effects)
-        while pending:
-            effect = pending.pop(0)
-            if isinstance(effect, Send):
-                messages.append(
-                    OutboundMessage(
-                        channel=who.channel,
-                        chat_id=who.chat_id,
-                        text=effect.text,
-                        buttons=effect.buttons,
-                        request_location=effect.request_location,
+        savepoint = None
+        try:
+            while pending:
+                effect = pending.pop(0)
+                if isinstance(effect, Send):
+                    messages.append(
+                        OutboundMessage(
+                            channel=who.channel,
+                            chat_id=who.chat_id,
+                            text=effect.text,
+                            buttons=effect.buttons,
+                            request_location=effect.request_location,
+                        )
                     )
-                )
-            elif isinstance(effect, EndSession):
-                continue
-            else:
-                outcome = await self.act(db, who.contact, effect, now)
-                session, pending = step(self.flows, session, ActionResult(outcome), now)
+                elif isinstance(effect, EndSession):
+                    continue
+                else:
+                    if savepoint is None:
+                        # The replies queued so far go first (a chat's order: an action may
+                        # queue messages too), and the action's writes are undone alone if
+                        # this turn fails.
+                        await batch.flush_queue()
+                        savepoint = await batch.db.begin_nested()
+                    contact = await self._contact(batch, who.person)
+                    outcome = await self.act(batch.db, contact, effect, batch.now)
+                    session, pending = step(self.flows, session, ActionResult(outcome), batch.now)
+            if savepoint is not None:
+                await savepoint.commit()
+        except BaseException:
+            if savepoint is not None and savepoint.is_active:
+                await savepoint.rollback()
+            raise
         return session, messages
 
-    async def act(
-        self, db: AsyncSession, contact: Contact, action: Action, now: datetime
-    ) -> dict[str, Any]:
-        """Carry out one action for `contact`; the outcome is what the engine resumes with."""
-        if isinstance(action, OpenCase):
-            return await self.open_case(db, contact, action, now)
-        if isinstance(action, FileComplaint):
-            return await self.file_complaint(db, contact, action, now)
-        if isinstance(action, LookUpCase):
-            return await self.look_up(db, contact, action.number)
-        if isinstance(action, ListOffices):
-            return {"offices": [_office(agency) for agency in self.registry.agencies]}
-        raise TypeError(f"unknown action {action!r}")
+    async def _contact(self, batch: _Batch, person: _Person) -> Contact:
+        if person.contact is None:
+            contact = await batch.db.get(Contact, person.contact_id, populate_existing=True)
+            if contact is None:  # pragma: no cover - touched in this very transaction
+                raise NotFound("contact", str(person.contact_id))
+            person.contact = contact
+        return person.contact
 
-    async def _store(
-        self,
-        db: AsyncSession,
-        who: _Conversation,
-        row: ConversationSession | None,
-        user_id: str,
-        session: Session | None,
-        now: datetime,
+    def _keep(
+        self, batch: _Batch, who: _Conversation, row: _Row | None, session: Session | None
     ) -> None:
+        """Take a turn's outcome into the batch (written by `_Batch.write`)."""
         if session is None:
             return
-        if who.contact.locale != session.locale:
-            who.contact.locale = session.locale
+        person = who.person
+        person.locale = session.locale
         active = session.status == "active"
         if row is None and not active:
             return
@@ -257,17 +409,33 @@ class Intake:
             "state": session.state if active else {},
             "nudge_at": session.nudge_at,
             "expires_at": session.expires_at,
-            "updated_at": now,
+            "updated_at": batch.now,
         }
         if row is None:
-            row = ConversationSession(
-                channel=who.channel, user_id=user_id, started_at=now, **values
-            )
-            await session_rows.save(db, row)
+            row = _Row(None, who.channel, person.user_id, batch.now, values)
+            batch.rows.append(row)
         else:
-            await session_rows.update_turn(db, row, values)
-        if not active:
-            await session_rows.end(db, row, now, session.status)
+            row.values = values
+        row.changed = True
+        if active:
+            person.active = row
+        else:
+            row.status = session.status
+            person.active = None
+
+    async def act(
+        self, db: AsyncSession, contact: Contact, action: Action, now: datetime
+    ) -> dict[str, Any]:
+        """Carry out one action for `contact`; the outcome is what the engine resumes with."""
+        if isinstance(action, OpenCase):
+            return await self.open_case(db, contact, action, now)
+        if isinstance(action, FileComplaint):
+            return await self.file_complaint(db, contact, action, now)
+        if isinstance(action, LookUpCase):
+            return await self.look_up(db, contact, action.number)
+        if isinstance(action, ListOffices):
+            return {"offices": [_office(agency) for agency in self.registry.agencies]}
+        raise TypeError(f"unknown action {action!r}")
 
     # -- actions -----------------------------------------------------------------------
 
@@ -467,15 +635,6 @@ class Intake:
         }
 
 
-async def _enqueue(
-    db: AsyncSession, messages: list[OutboundMessage], key: str, now: datetime
-) -> None:
-    """Queue the replies of one turn, `key:<index>` as dedup keys (a replay queues nothing)."""
-    await enqueue_many(
-        db, [Queued(message, f"{key}:{index}") for index, message in enumerate(messages)], now
-    )
-
-
 def split_place(text: str | None) -> tuple[str | None, str | None]:
     """ "Kab. Lumajang, Jawa Timur" -> ("Kab. Lumajang", "Jawa Timur"); a lone name is both
     (it may be a province: "Riau")."""
@@ -493,17 +652,18 @@ def _channel(name: str) -> Channel:
     return name  # type: ignore[return-value]
 
 
-def _session_of(row: ConversationSession) -> Session:
+def _session_of(row: _Row) -> Session:
     status = row.status if row.status in ("active", "ended", "expired") else "ended"
+    values = row.values
     return Session(
-        flow=row.flow,
-        step=row.step,
-        locale=row.locale,
-        answers=dict(row.answers or {}),
-        state=dict(row.state or {}),
+        flow=values["flow"],
+        step=values["step"],
+        locale=values["locale"],
+        answers=dict(values["answers"] or {}),
+        state=dict(values["state"] or {}),
         status=status,  # type: ignore[arg-type]
-        nudge_at=row.nudge_at,
-        expires_at=row.expires_at,
+        nudge_at=values["nudge_at"],
+        expires_at=values["expires_at"],
     )
 
 

@@ -47,7 +47,7 @@ from laporbot.db import migrate
 from laporbot.db.engine import create_engine, make_sessionmaker
 from laporbot.i18n import Translator
 from laporbot.inbox import InboxProcessor, StatusHook
-from laporbot.intake import Intake
+from laporbot.intake import Intake, Outcome
 from laporbot.messages import Channel, InboundMessage, OutboundMessage
 from laporbot.officers import OfficerDesk
 from laporbot.outbox import ChannelSender, Dispatcher
@@ -207,6 +207,14 @@ class Service:
             return None
         return await self.intake.handle_inbound(db, inbound, now)
 
+    async def _handle_batch(
+        self, db: AsyncSession, inbounds: Sequence[InboundMessage], now: datetime
+    ) -> list[Outcome]:
+        """Citizens' messages of a batch together; the officer side's are left to
+        `_handle_inbound`, one by one."""
+        officer_side = await self.officers.claims(db, inbounds)
+        return await self.intake.handle_batch(db, inbounds, now, officer_side=officer_side)
+
     def add_sweep(self, name: str, make: SweepFactory, seconds: float | None = None) -> None:
         """Register one more periodic sweep (before `start`)."""
         self._sweeps.append(Sweep(name, make, seconds))
@@ -270,6 +278,7 @@ class Service:
             worker=f"{self.worker}-inbox",
             on_processed=self.dispatcher.wake,
             status_hooks=self._status_hooks(whatsapp),
+            handle_batch=self._handle_batch,
         )
         await self._start_http(whatsapp)
         self._spawn(self.inbox.run(), "inbox")

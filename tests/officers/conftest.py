@@ -114,11 +114,23 @@ class Office:
     counter: int = 0
 
     async def officer_inbound(self, message: InboundMessage) -> bool:
-        """What the inbox does: the officer side first, the citizen flows only if it passes."""
+        """What the service does (`Service._handle_batch`, then `_handle_inbound` for what it
+        leaves): the citizen flows take what the officer side certainly does not want; the
+        rest goes to the officer side first, then to the citizen flows if it passes. True when
+        the officer side handled it."""
+        now = message.received_at
         async with self.maker() as db, db.begin():
-            handled = await self.desk.handle_officer_inbound(db, message, message.received_at)
+            officer_side = await self.desk.claims(db, [message])
+            (outcome,) = await self.intake.handle_batch(
+                db, [message], now, officer_side=officer_side
+            )
+            if isinstance(outcome, BaseException):
+                raise outcome
+            if outcome is not None:
+                return False
+            handled = await self.desk.handle_officer_inbound(db, message, now)
             if not handled:
-                await self.intake.handle_inbound(db, message, message.received_at)
+                await self.intake.handle_inbound(db, message, now)
         return handled
 
     def person(self, user_id: str) -> Person:

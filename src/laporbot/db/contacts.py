@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from laporbot.db._sql import dialect_insert, prebuilt
 from laporbot.db.models import Contact
 
 
-def _touch_statement(dialect: str) -> Any:
-    # Run for every citizen message: built once, a Core upsert whose returned row the ORM
-    # loads (`from_statement`), which costs half of an ORM-enabled INSERT ... RETURNING.
+def _upsert(dialect: str) -> Any:
     table = Contact.__table__
     insert = dialect_insert(dialect, table).values(
         channel=bindparam("channel"),
@@ -24,14 +23,19 @@ def _touch_statement(dialect: str) -> Any:
         created_at=bindparam("now"),
         last_inbound_at=bindparam("now"),
     )
-    upsert = insert.on_conflict_do_update(
+    return insert.on_conflict_do_update(
         index_elements=[table.c.channel, table.c.platform_user_id],
         set_={
             "chat_id": insert.excluded.chat_id,
             "last_inbound_at": insert.excluded.last_inbound_at,
         },
     ).returning(*table.c)
-    return select(Contact).from_statement(upsert)
+
+
+def _touch_statement(dialect: str) -> Any:
+    # Built once: a Core upsert whose returned row the ORM loads (`from_statement`), which
+    # costs half of an ORM-enabled INSERT ... RETURNING.
+    return select(Contact).from_statement(_upsert(dialect))
 
 
 async def touch(
@@ -59,3 +63,55 @@ async def touch(
     )
     contact: Contact = result.one()
     return contact
+
+
+async def touch_many(
+    session: AsyncSession, people: Sequence[tuple[str, str, str]], now: datetime
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """`touch` for many (channel, platform_user_id, chat_id) at once, with ONE statement:
+    the contacts as plain rows (column name to value) by (channel, platform_user_id). A person
+    named twice keeps the last chat id. Rows are written in sorted order, so two transactions
+    touching overlapping sets take their locks in the same order."""
+    latest = {(channel, user): chat for channel, user, chat in people}
+    if not latest:
+        return {}
+    params = [
+        {"channel": channel, "platform_user_id": user, "chat_id": chat, "locale": None, "now": now}
+        for (channel, user), chat in sorted(latest.items())
+    ]
+    result = await session.execute(prebuilt(session, "contacts.touch_many", _upsert), params)
+    return {(row["channel"], row["platform_user_id"]): dict(row) for row in result.mappings()}
+
+
+async def find_many(
+    session: AsyncSession, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The contacts of many (channel, platform_user_id), as plain rows by key (the ones
+    that exist)."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    table = cast(Table, Contact.__table__)
+    stmt = select(table).where(
+        table.c.channel.in_(sorted({channel for channel, _ in wanted})),
+        table.c.platform_user_id.in_(sorted({user for _, user in wanted})),
+    )
+    rows = (await session.execute(stmt)).mappings()
+    found = {(row["channel"], row["platform_user_id"]): dict(row) for row in rows}
+    return {key: row for key, row in found.items() if key in wanted}
+
+
+async def set_locales(session: AsyncSession, locales: Mapping[int, str | None]) -> None:
+    """Store the language of many contacts (contact id to locale), one statement."""
+    if locales:
+        rows = [{"contact_id": key, "locale": value} for key, value in sorted(locales.items())]
+        await session.execute(prebuilt(session, "contacts.set_locales", _set_locales), rows)
+
+
+def _set_locales(_dialect: str) -> Any:
+    table = cast(Table, Contact.__table__)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("contact_id"))
+        .values(locale=bindparam("locale"))
+    )

@@ -8,6 +8,7 @@ value back, and values of one series are handed out in commit order.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import bindparam
@@ -36,6 +37,30 @@ async def next_value(session: AsyncSession, series: str, step: int = 1) -> int:
     stmt = prebuilt(session, "numbers.bump", _bump_statement)
     value = (await session.execute(stmt, {"name": series, "step": step})).scalar_one()
     return int(value)
+
+
+async def next_values(session: AsyncSession, steps: Mapping[str, int]) -> dict[str, int]:
+    """`next_value` for many series with ONE statement: for each series, the last of its next
+    `steps[series]` values. Series are bumped in sorted order, so two transactions bumping
+    overlapping sets take their row locks in the same order (no deadlock)."""
+    if not steps:
+        return {}
+    stmt = prebuilt(session, "numbers.bump_many", _bump_many_statement)
+    rows = [{"name": name, "step": steps[name]} for name in sorted(steps)]
+    result = await session.execute(stmt, rows)
+    return {name: int(value) for name, value in result.all()}
+
+
+def _bump_many_statement(dialect: str) -> Any:
+    # Executed with a list of parameter sets: SQLAlchemy's "insertmanyvalues" sends them as
+    # one multi-row INSERT ... ON CONFLICT ... RETURNING (rows come back in any order: named).
+    insert = dialect_insert(dialect, NumberCounter.__table__).values(
+        name=bindparam("name"), value=bindparam("step")
+    )
+    counters = NumberCounter.__table__.c
+    return insert.on_conflict_do_update(
+        index_elements=[counters.name], set_={"value": counters.value + insert.excluded.value}
+    ).returning(counters.name, counters.value)
 
 
 async def allocate_number(session: AsyncSession, prefix: str, year: int) -> str:

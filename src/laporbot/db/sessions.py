@@ -3,11 +3,11 @@ index, so two workers handling the same user at once cannot both start one."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, Update, bindparam, select, update
+from sqlalchemy import Insert, Select, Table, Update, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -34,6 +34,59 @@ def _load_active(_dialect: str) -> Select[ConversationSession]:
         )
         .with_for_update()
     )
+
+
+async def load_active_many(
+    session: AsyncSession, keys: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The active sessions of many (channel, user_id) at once, as plain rows (column name to
+    value) by key: ONE statement for a batch of updates. Rows are locked on PostgreSQL in id
+    order until the transaction ends, as `load_active` locks one."""
+    if not keys:
+        return {}
+    wanted = set(keys)
+    params = {
+        "channels": sorted({channel for channel, _ in wanted}),
+        "users": sorted({user for _, user in wanted}),
+    }
+    result = await session.execute(prebuilt(session, "sessions.load_many", _load_many), params)
+    rows = {}
+    for row in result.mappings():
+        key = (row["channel"], row["user_id"])
+        if key in wanted:
+            rows[key] = dict(row)
+    return rows
+
+
+def _load_many(_dialect: str) -> Select[Any]:
+    table = cast(Table, ConversationSession.__table__)
+    return (
+        select(table)
+        .where(
+            table.c.channel.in_(bindparam("channels", expanding=True)),
+            table.c.user_id.in_(bindparam("users", expanding=True)),
+            table.c.status == "active",
+        )
+        .order_by(table.c.id)
+        .with_for_update()
+    )
+
+
+async def due_for_timeout(session: AsyncSession, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` active sessions due a nudge or their expiry by `now`, as plain rows,
+    oldest first; rows another worker holds are skipped (PostgreSQL), the rest locked."""
+    table = cast(Table, ConversationSession.__table__)
+    stmt = (
+        select(table)
+        .where(
+            table.c.status == "active",
+            or_(table.c.nudge_at <= now, table.c.expires_at <= now),
+        )
+        .order_by(table.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [dict(row) for row in (await session.execute(stmt)).mappings()]
 
 
 async def save(session: AsyncSession, conversation: ConversationSession) -> ConversationSession:
@@ -77,6 +130,34 @@ def _update_turn(_dialect: str) -> Update:
         .where(table.c.id == bindparam("row_id"))
         .values({name: bindparam(name) for name in TURN_COLUMNS})
     )
+
+
+async def write_turns(
+    session: AsyncSession,
+    updates: Sequence[Mapping[str, Any]],
+    inserts: Sequence[Mapping[str, Any]],
+) -> None:
+    """Store a batch's turns: `updates` (each `row_id`, `status` and every one of
+    `TURN_COLUMNS`) on stored rows, then `inserts` (new rows, every column but `id`), one
+    statement each. Updates go first: a session ended there frees its user for a new active
+    one inserted after it (one active session per user)."""
+    if updates:
+        await session.execute(prebuilt(session, "sessions.write_turns", _write_turns), updates)
+    if inserts:
+        await session.execute(prebuilt(session, "sessions.insert_many", _insert_many), inserts)
+
+
+def _write_turns(_dialect: str) -> Update:
+    table = cast(Table, ConversationSession.__table__)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values({name: bindparam(name) for name in (*TURN_COLUMNS, "status")})
+    )
+
+
+def _insert_many(_dialect: str) -> Insert:
+    return insert(cast(Table, ConversationSession.__table__))
 
 
 async def end(

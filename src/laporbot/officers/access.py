@@ -7,9 +7,9 @@ or `revoked_at` set) has no binding at all: access ends with the very next messa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -119,6 +119,28 @@ def _bindings_of(_dialect: str) -> Select[Officer]:
             Officer.revoked_at.is_(None),
         )
         .order_by(Officer.id)
+    )
+
+
+async def bound_users(session: AsyncSession, user_ids: Collection[str]) -> set[str]:
+    """The Telegram users among `user_ids` with at least one active binding: ONE statement
+    for a batch of updates (`bindings_of` asks for one user)."""
+    if not user_ids:
+        return set()
+    stmt = prebuilt(session, "officers.bound_users", _bound_users)
+    found = await session.scalars(stmt, {"users": sorted(user_ids)})
+    return set(found.all())
+
+
+def _bound_users(_dialect: str) -> Select[Any]:
+    return (
+        select(Officer.telegram_user_id)
+        .where(
+            Officer.telegram_user_id.in_(bindparam("users", expanding=True)),
+            Officer.active.is_(True),
+            Officer.revoked_at.is_(None),
+        )
+        .distinct()
     )
 
 

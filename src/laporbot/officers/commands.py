@@ -9,7 +9,7 @@ the citizen flows and stops when it returns True; the intake calls `on_case_open
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,9 +20,10 @@ from laporbot.errors import BadRequest, NotFound, PermissionDenied
 from laporbot.i18n import Translator
 from laporbot.messages import InboundMessage, Photo
 from laporbot.officers import anonymous, casework, complaints, invites
-from laporbot.officers.access import Action, binding_for, bindings_of, require
+from laporbot.officers.access import Action, binding_for, bindings_of, bound_users, require
 from laporbot.officers.callbacks import (
     OFFICER_PREFIX,
+    is_ours,
     parse_answer,
     parse_officer,
     parse_survey,
@@ -120,6 +121,23 @@ def parse_command(text: str | None) -> Command | None:
     return Command(name, tuple(rest.split()), rest)
 
 
+def may_claim(inbound: InboundMessage, *, officer: bool, flow: str | None) -> bool:
+    """Whether `OfficerDesk.handle_officer_inbound` may take `inbound` (or change anything
+    for it), told whether the sender has an officer binding and the flow of their active
+    conversation (None: none). False means it certainly returns False and writes nothing, so
+    the citizen flows may handle the message without asking it (the inbox's batch path); it
+    follows `_route` and errs on the side of True.
+    """
+    if inbound.kind == "choice":
+        return is_ours(inbound.choice)
+    if inbound.is_group or officer:
+        return True
+    if flow in (anonymous.ANSWER_FLOW, anonymous.PENDING_FLOW):
+        return True
+    command = parse_command(inbound.text) if inbound.kind == "command" else None
+    return command is not None and command.name in ("register", "start") and bool(command.arg(0))
+
+
 # Private-chat actions that wait for the officer's next message, and the prompt for each.
 PENDING_PROMPTS = {
     "step": "officers.prompt.step",
@@ -185,6 +203,21 @@ class OfficerDesk:
         await complaints.on_complaint_filed(Turn(self.ctx, session, now), complaint)
 
     # -- the inbound entry point --------------------------------------------------------------
+
+    async def claims(
+        self, session: AsyncSession, inbounds: Sequence[InboundMessage]
+    ) -> Callable[[InboundMessage, str | None], bool]:
+        """For a batch of `inbounds`: a test of (message, flow of the sender's active
+        conversation) telling which ones this desk may take (`may_claim`). One statement finds
+        which senders are officers."""
+        users = {m.user_id for m in inbounds if m.channel == "telegram" and not m.is_group}
+        officers = await bound_users(session, users)
+
+        def test(inbound: InboundMessage, flow: str | None) -> bool:
+            officer = inbound.channel == "telegram" and inbound.user_id in officers
+            return may_claim(inbound, officer=officer, flow=flow)
+
+        return test
 
     async def handle_officer_inbound(
         self, session: AsyncSession, inbound: InboundMessage, now: datetime

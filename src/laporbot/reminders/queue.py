@@ -2,10 +2,10 @@
 
 `laporbot.db.outbox.enqueue` takes three statements per message (dedup check, per-chat
 sequence, insert); a sweep of thousands of due reminders spent most of its time there. This
-queues a whole batch the same way in three statements per chat plus one: one dedup check for the
-batch, one bump of each chat's sequence counter by the number of its messages, one multi-row
-insert. Same rows, same counter series, same per-chat order as `enqueue`; chats are locked in
-sorted order so concurrent workers cannot deadlock on their counters.
+queues a whole batch the same way in three statements: one dedup check for the batch, one bump
+of every chat's sequence counter by the number of its messages, one multi-row insert. Same rows,
+same counter series, same per-chat order as `enqueue`; chats' counters are locked in sorted
+order so concurrent workers cannot deadlock on them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from laporbot.db._sql import prebuilt
 from laporbot.db.models import OutboxMessage
-from laporbot.db.numbers import next_value
+from laporbot.db.numbers import next_values
 from laporbot.db.outbox import to_payload
 from laporbot.messages import OutboundMessage
 from laporbot.privacy import screen_group_messages
@@ -72,19 +72,22 @@ async def enqueue_many(
     ]
     # Stable sort: one chat's messages keep the order they were given in.
     fresh.sort(key=lambda item: (item.message.channel, item.message.chat_id))
+    chats = [
+        (sequence_name(channel, chat_id), list(group))
+        for (channel, chat_id), group in groupby(
+            fresh, key=lambda item: (item.message.channel, item.message.chat_id)
+        )
+    ]
+    last = await next_values(session, {series: len(chat_items) for series, chat_items in chats})
     rows: list[dict[str, Any]] = []
-    for (channel, chat_id), group in groupby(
-        fresh, key=lambda item: (item.message.channel, item.message.chat_id)
-    ):
-        chat_items = list(group)
-        count = len(chat_items)
-        last = await next_value(session, sequence_name(channel, chat_id), count)
+    for series, chat_items in chats:
+        first = last[series] - len(chat_items) + 1
         for offset, item in enumerate(chat_items):
             rows.append(
                 {
-                    "channel": channel,
-                    "chat_id": chat_id,
-                    "seq": last - count + 1 + offset,
+                    "channel": item.message.channel,
+                    "chat_id": item.message.chat_id,
+                    "seq": first + offset,
                     "payload": to_payload(item.message),
                     "status": "pending",
                     "attempts": 0,

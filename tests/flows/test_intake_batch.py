@@ -1,0 +1,215 @@
+"""`Intake.handle_batch`: many messages in one go do exactly what one message at a time does,
+and a message it cannot take, or whose action fails, is set apart without spoiling the rest."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from laporbot.db.models import Case, Contact, ConversationSession, OutboxMessage
+from laporbot.intake import Intake
+from laporbot.messages import InboundMessage
+from laporbot.settings import Settings
+from tests.db.conftest import Store
+
+NOW = datetime(2026, 3, 24, 2, 0, tzinfo=UTC)
+
+# A Bintan report in Indonesian, as citizens type it (tests/flows/test_intake.py).
+REPORT = [
+    "halo",
+    "1",
+    "1",
+    "tidak",
+    "ya",
+    "Kab. Bintan",
+    "Bintan Timur",
+    "Jl. Raya Kijang",
+    "10",
+    "1",
+    "sendirian di pelabuhan",
+    "lewati",
+    "ya",
+    ("choice", "confirm"),
+    "halo",  # a new conversation after the report: the menu again
+]
+
+
+@pytest.fixture
+def maker(store: Store) -> Any:
+    return store.sessionmaker
+
+
+@pytest.fixture(scope="module")
+def intake() -> Intake:
+    return Intake.from_settings(Settings())
+
+
+def message(user: str, index: int, line: str | tuple[str, str]) -> InboundMessage:
+    choice = line[1] if isinstance(line, tuple) else None
+    return InboundMessage(
+        channel="telegram",
+        platform_id=f"{user}-{index}",
+        user_id=user,
+        chat_id=f"chat-{user}",
+        kind="choice" if choice else "text",
+        received_at=NOW,
+        text=None if choice else str(line),
+        choice=choice,
+        language_hint="en" if user.endswith("en") else None,
+    )
+
+
+def script(user: str, lines: list[Any] = REPORT) -> list[InboundMessage]:
+    return [message(user, index, line) for index, line in enumerate(lines)]
+
+
+async def replies_to(maker: Any, user: str) -> list[str]:
+    """The texts queued for a user's chat, in the chat's order, case numbers blanked."""
+    async with maker() as db:
+        rows = await db.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.chat_id == f"chat-{user}")
+            .order_by(OutboxMessage.seq)
+        )
+        return [re.sub(r"LPR-\d{4}-\d{6}", "LPR-*", row.payload["text"]) for row in rows]
+
+
+async def stored_state(maker: Any, user: str) -> dict[str, Any]:
+    async with maker() as db:
+        sessions = (
+            await db.scalars(
+                select(ConversationSession)
+                .where(ConversationSession.user_id == user)
+                .order_by(ConversationSession.id)
+            )
+        ).all()
+        contact = (await db.scalars(select(Contact).where(Contact.platform_user_id == user))).one()
+        cases = (await db.scalars(select(Case).where(Case.reporter_contact_id == contact.id))).all()
+        return {
+            "sessions": [
+                (s.flow, s.step, s.status, s.locale, s.answers, s.chat_id == f"chat-{user}")
+                for s in sessions
+            ],
+            "locale": contact.locale,
+            "cases": [
+                (c.agency_code, c.kabupaten, c.kecamatan, c.subject, c.due_at) for c in cases
+            ],
+        }
+
+
+async def test_a_batch_does_what_one_message_at_a_time_does(maker: Any, intake: Intake) -> None:
+    alone = ["a1", "a2", "a3en"]
+    together = ["b1", "b2", "b3en"]
+    for user in alone:
+        for inbound in script(user):
+            async with maker() as db, db.begin():
+                await intake.handle_inbound(db, inbound, NOW)
+    # Batches mixing citizens, two or three messages of each in a row, as a busy inbox claims.
+    plans = [script(user) for user in together]
+    for start in range(0, len(REPORT), 3):
+        batch = [plan[i] for i in range(start, min(start + 3, len(REPORT))) for plan in plans]
+        batch.sort(key=lambda m: int(m.platform_id.rsplit("-", 1)[1]))  # step by step
+        async with maker() as db, db.begin():
+            outcomes = await intake.handle_batch(db, batch, NOW)
+        assert all(isinstance(outcome, list) and outcome for outcome in outcomes)
+
+    for one, many in zip(alone, together, strict=True):
+        expected = await replies_to(maker, one)
+        assert len(expected) >= len(REPORT)
+        assert any("LPR-*" in text for text in expected)
+        assert await replies_to(maker, many) == expected
+        assert await stored_state(maker, many) == await stored_state(maker, one)
+
+
+async def test_an_action_that_fails_sets_its_person_apart(maker: Any) -> None:
+    intake = Intake.from_settings(Settings())
+
+    async def refuse(db: Any, case: Case, now: datetime) -> None:
+        raise RuntimeError("triage is down")
+
+    for user in ("ok", "broken"):
+        async with maker() as db, db.begin():
+            outcomes = await intake.handle_batch(db, script(user, REPORT[:13]), NOW)
+        assert all(isinstance(outcome, list) for outcome in outcomes)
+
+    before = await stored_state(maker, "broken")
+    intake.case_hooks.append(refuse)
+    confirm, again = script("broken", REPORT)[13:15]
+    other = script("other", ["halo"])[0]
+    async with maker() as db, db.begin():
+        outcomes = await intake.handle_batch(db, [confirm, other, again], NOW)
+    assert isinstance(outcomes[0], RuntimeError)
+    assert isinstance(outcomes[1], list)
+    assert outcomes[1]
+    assert outcomes[2] is None  # after a failure, the person's later messages wait
+    async with maker() as db:
+        assert (await db.scalars(select(Case))).all() == []  # the case was rolled back
+    assert await stored_state(maker, "broken") == before  # still at the summary
+    assert len(await replies_to(maker, "other")) == 1
+
+    intake.case_hooks.remove(refuse)
+    async with maker() as db, db.begin():
+        outcomes = await intake.handle_batch(db, [confirm, again], NOW)
+    assert all(isinstance(outcome, list) for outcome in outcomes)
+    assert any("LPR-*" in text for text in await replies_to(maker, "broken"))
+
+
+async def test_messages_the_officer_side_may_take_are_left_in_order(
+    maker: Any, intake: Intake
+) -> None:
+    first, second, third = script("c1", ["halo", "/daftar KODE", "1"])
+    group = InboundMessage(
+        channel="telegram",
+        platform_id="g-1",
+        user_id="c2",
+        chat_id="-100",
+        kind="text",
+        received_at=NOW,
+        text="halo",
+        is_group=True,
+    )
+    other = script("c3", ["halo"])[0]
+    asked: list[tuple[str, str | None]] = []
+
+    def officer_side(inbound: InboundMessage, flow: str | None) -> bool:
+        asked.append((inbound.platform_id, flow))
+        return (inbound.text or "").startswith("/daftar")
+
+    async with maker() as db, db.begin():
+        outcomes = await intake.handle_batch(
+            db, [first, group, other, second, third], NOW, officer_side=officer_side
+        )
+    assert isinstance(outcomes[0], list)
+    assert isinstance(outcomes[2], list)
+    assert outcomes[1] is None  # a group's message is the officers' business
+    assert outcomes[3] is None
+    assert outcomes[4] is None
+    assert ("c1-1", None) in asked
+    assert len(await replies_to(maker, "c1")) == len(outcomes[0])
+    async with maker() as db:
+        contacts = (await db.scalars(select(Contact.platform_user_id))).all()
+    assert sorted(contacts) == ["c1", "c3"]  # the group sender was not recorded as a citizen
+
+
+async def test_a_lapsed_conversation_is_expired_and_a_new_one_starts(
+    maker: Any, intake: Intake
+) -> None:
+    first = script("late", ["halo", "1"])
+    async with maker() as db, db.begin():
+        await intake.handle_batch(db, first, NOW)
+    later = NOW.replace(year=2026, month=4)
+    again = message("late", 9, "halo")
+    async with maker() as db, db.begin():
+        (outcome,) = await intake.handle_batch(db, [again], later)
+    assert isinstance(outcome, list)
+    assert outcome
+    state = await stored_state(maker, "late")
+    assert [(flow, status) for flow, _, status, *_ in state["sessions"]] == [
+        ("report", "expired"),
+        ("main", "active"),
+    ]
+    assert state["sessions"][0][4] == {}  # an expired conversation keeps no answers
