@@ -7,23 +7,28 @@ on `case_events` with a trigger (both dialects).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Insert, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from laporbot.db._sql import prebuilt
 from laporbot.db.agencies import get_agency
 from laporbot.db.models import Case, CaseEvent
 from laporbot.db.numbers import CASE_PREFIX, allocate_number
 from laporbot.errors import NotFound
 
 
-async def local_year(session: AsyncSession, agency_code: str, at: datetime) -> int:
+async def local_year(
+    session: AsyncSession, agency_code: str, at: datetime, time_zone: str | None = None
+) -> int:
     """The calendar year of `at` in the agency's time zone (numbers restart on 1 January
-    there, not in UTC)."""
-    agency = await get_agency(session, agency_code)
-    return at.astimezone(ZoneInfo(agency.time_zone)).year
+    there, not in UTC). `time_zone`: the agency's, when the caller knows it (the standards
+    files it is synced from say it), so the agency row is not read."""
+    if time_zone is None:
+        time_zone = (await get_agency(session, agency_code)).time_zone
+    return at.astimezone(ZoneInfo(time_zone)).year
 
 
 async def create_case(
@@ -34,11 +39,13 @@ async def create_case(
     category: str,
     locale: str,
     received_at: datetime,
+    time_zone: str | None = None,
     **fields: Any,
 ) -> Case:
     """Open a case with a fresh number (`LPR-<year>-<nnnnnn>`); `fields` are further `Case`
-    columns (priority, area, subject, reporter_contact_id, due_at, ...)."""
-    year = await local_year(session, agency_code, received_at)
+    columns (priority, area, subject, reporter_contact_id, due_at, ...). `time_zone`: the
+    agency's, when known (see `local_year`)."""
+    year = await local_year(session, agency_code, received_at, time_zone)
     case = Case(
         number=await allocate_number(session, CASE_PREFIX, year),
         agency_code=agency_code,
@@ -70,22 +77,27 @@ async def append_event(
     kind: str,
     actor_id: str | None = None,
     data: dict[str, Any] | None = None,
-) -> CaseEvent:
+) -> None:
     """Add one line to the case's audit log. Keep personal data out of `data` (refer to the
-    case's own columns instead): events are never rewritten, not even to erase a person."""
+    case's own columns instead): events are never rewritten, not even to erase a person.
+
+    A Core INSERT, not an ORM object: an event is written on every case change (two when a
+    case opens) and nothing reads it back in the same transaction except by query."""
     if actor_kind not in ("citizen", "officer", "system"):
         raise ValueError(f"unknown actor kind {actor_kind!r}")
-    event = CaseEvent(
-        case_id=case_id,
-        at=at,
-        actor_kind=actor_kind,
-        actor_id=actor_id,
-        kind=kind,
-        data=dict(data or {}),
-    )
-    session.add(event)
-    await session.flush()
-    return event
+    row = {
+        "case_id": case_id,
+        "at": at,
+        "actor_kind": actor_kind,
+        "actor_id": actor_id,
+        "kind": kind,
+        "data": dict(data or {}),
+    }
+    await session.execute(prebuilt(session, "cases.append_event", _event_insert), row)
+
+
+def _event_insert(_dialect: str) -> Insert:
+    return insert(cast(Table, CaseEvent.__table__))
 
 
 async def events_of(session: AsyncSession, case_id: int) -> list[CaseEvent]:

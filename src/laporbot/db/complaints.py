@@ -21,11 +21,13 @@ async def create_complaint(
     text: str,
     locale: str,
     received_at: datetime,
+    time_zone: str | None = None,
     **fields: Any,
 ) -> Complaint:
     """File a complaint with a fresh number; `fields` are further `Complaint` columns
-    (about, case_id, contact_id, anonymous, due_at, ...)."""
-    year = await local_year(session, agency_code, received_at)
+    (about, case_id, contact_id, anonymous, due_at, ...). `time_zone`: the agency's, when
+    known (see `cases.local_year`)."""
+    year = await local_year(session, agency_code, received_at, time_zone)
     complaint = Complaint(
         number=await allocate_number(session, COMPLAINT_PREFIX, year),
         agency_code=agency_code,
