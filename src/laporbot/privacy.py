@@ -19,8 +19,9 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from laporbot.db._sql import prebuilt
 from laporbot.db.models import Case, Contact, OfficerGroup
@@ -189,6 +190,18 @@ def _registered_groups(_dialect: str) -> Select[str]:
     )
 
 
+def _held_cases(session: AsyncSession, ids: Iterable[int]) -> dict[int, Case]:
+    """The cases of `ids` this session holds with every column loaded (by id); the others
+    are read from the database."""
+    held: dict[int, Case] = {}
+    sync = session.sync_session
+    for case_id in ids:
+        found = sync.identity_map.get(identity_key(Case, case_id))
+        if isinstance(found, Case) and found not in sync.deleted and not inspect(found).unloaded:
+            held[case_id] = found
+    return held
+
+
 def _numbers_in(message: OutboundMessage) -> set[str]:
     """The case numbers a message's text and button labels name, upper-cased."""
     texts = (message.text, *(button.label for button in message.buttons))
@@ -223,18 +236,33 @@ async def screen_group_messages(
     ]
     ids = {case_id for _i, _m, case_id, _n in to_group if case_id is not None}
     numbers = set().union(*(named for _i, _m, _c, named in to_group))
-    if not ids and not numbers:
-        about: dict[int, Case] = {}
-    else:
-        query = select(Case).where(Case.id.in_(sorted(ids)) | Case.number.in_(sorted(numbers)))
-        about = {case.id: case for case in (await session.scalars(query)).all()}
-    contact_ids = {c.reporter_contact_id for c in about.values() if c.reporter_contact_id}
+    # A case this transaction holds (just opened, or changed) is checked as it holds it: a
+    # query would hand back the same object, unrefreshed, so it is not asked again.
+    about = _held_cases(session, ids)
+    ids -= about.keys()
+    numbers -= {case.number.upper() for case in about.values()}
     phones: dict[int, str | None] = {}
+    if ids or numbers:
+        # The reporters' phones come with the cases: one query.
+        query = (
+            select(Case, Contact.phone)
+            .outerjoin(Contact, Contact.id == Case.reporter_contact_id)
+            .where(Case.id.in_(sorted(ids)) | Case.number.in_(sorted(numbers)))
+        )
+        for case, phone in (await session.execute(query)).all():
+            about[case.id] = case
+            if case.reporter_contact_id:
+                phones[case.reporter_contact_id] = phone
+    contact_ids = {
+        c.reporter_contact_id for c in about.values() if c.reporter_contact_id
+    } - phones.keys()
     if contact_ids:
+        # Read from the database, not from a contact object: the phone may have been
+        # changed by a statement that left the object as it was.
         rows = await session.execute(
             select(Contact.id, Contact.phone).where(Contact.id.in_(sorted(contact_ids)))
         )
-        phones = {contact_id: phone for contact_id, phone in rows.all()}
+        phones.update({contact_id: phone for contact_id, phone in rows.all()})
     for index, message, case_id, named in to_group:
         cases = [c for c in about.values() if c.id == case_id or c.number.upper() in named]
         try:

@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 
 from laporbot.db import outbox
-from laporbot.db.models import Case
+from laporbot.db.agencies import sync_agencies
+from laporbot.db.cases import create_case
+from laporbot.db.models import Case, Contact
 from laporbot.messages import Button, OutboundMessage
 from laporbot.officers.context import Turn
 from laporbot.privacy import PrivacyViolation, check_group_message, protected_fragments
@@ -89,3 +91,57 @@ async def test_the_suite_wide_guard_sees_every_group_message(office: Office) -> 
         await outbox.enqueue(db, group_message(f"{case.number} masuk"), office.clock.now)
     assert privacy_guard.GuardStats.inspected == before + 2
     assert [r.dedup_key for r in await office.outbox("-100")] == [None]
+
+
+async def test_a_case_opened_in_the_same_transaction_is_screened_without_reading_it_again(
+    office: Office,
+) -> None:
+    """The triage post of a case just opened: the case is checked as this transaction holds
+    it (no query), the reporter's phone as the database has it (even one changed by a
+    statement that left the contact object as it was)."""
+    async with office.maker() as db, db.begin():
+        await sync_agencies(db, [("dinsos-bintan", "Dinas Sosial", "Asia/Jakarta")])
+        contact = Contact(
+            channel="telegram",
+            platform_user_id="77",
+            chat_id="77",
+            phone="+6281234",
+            created_at=NOW,
+        )
+        db.add(contact)
+        await db.flush()
+        case = await create_case(
+            db,
+            agency_code="dinsos-bintan",
+            standard_code="bintan-rehab-anak",
+            category="anak_terlantar",
+            locale="id",
+            received_at=NOW,
+            kabupaten="Kab. Bintan",
+            address="Jl. Melati No. 4, RT 02",
+            reporter_contact_id=contact.id,
+        )
+        await db.execute(
+            update(Contact.__table__).where(Contact.id == contact.id).values(phone="+6289999")
+        )
+        seen: list[str] = []
+
+        def record(*args: object) -> None:
+            seen.append(str(args[2]))
+
+        event.listen(db.get_bind(), "before_cursor_execute", record)
+        try:
+            row = await outbox.enqueue(
+                db,
+                group_message(f"{case.number}: Jl. Melati No. 4, RT 02, +6289999, +6281234"),
+                NOW,
+                case_id=case.id,
+            )
+        finally:
+            event.remove(db.get_bind(), "before_cursor_execute", record)
+        # (The suite-wide guard reads every case, with a LIMIT: not the screen's query.)
+        assert not [sql for sql in seen if "FROM cases" in sql and "LIMIT" not in sql]
+        assert [sql for sql in seen if "FROM contacts" in sql]
+        # The phone the database has is cut; the one only the stale object had is not the
+        # reporter's any more.
+        assert row.payload["text"] == f"{case.number}: [\u2026], [\u2026], +6281234"

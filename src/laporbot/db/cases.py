@@ -53,11 +53,25 @@ async def create_case(
         category=category,
         locale=locale,
         received_at=received_at,
-        **fields,
+        # Every column given (NULL for those not named, as the database would store them), so
+        # the new case is whole in memory: what reads it in this transaction (the triage
+        # post's privacy check) need not ask the database again.
+        **(dict.fromkeys(_NULL_UNLESS_GIVEN) | fields),
     )
     session.add(case)
     await session.flush()
     return case
+
+
+# The columns of `cases` that are NULL unless given (no default of their own).
+_NULL_UNLESS_GIVEN = tuple(
+    column.key
+    for column in Case.__table__.columns
+    if column.nullable
+    and column.default is None
+    and column.server_default is None
+    and not column.primary_key
+)
 
 
 async def get_case(session: AsyncSession, number: str) -> Case:

@@ -13,11 +13,11 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import Select, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from laporbot.db._sql import upsert_insert
+from laporbot.db._sql import dialect_insert, prebuilt
 from laporbot.db.models import OutboxMessage
 from laporbot.db.numbers import next_value
 from laporbot.messages import Button, OutboundMessage
@@ -57,39 +57,54 @@ async def enqueue(
     chat is screened first (`laporbot.privacy.screen_group_messages`): nothing that identifies
     a protected person reaches a group, whichever path queued it; with `strict_privacy` such
     a message is refused (`PrivacyViolation`) instead of cut."""
+    # Prebuilt statements: every opened case queues its triage post through here.
+    by_key = prebuilt(session, "outbox.by_dedup_key", _by_dedup_key)
     if dedup_key is not None:
-        existing = await session.scalar(
-            select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key)
-        )
+        existing = await session.scalar(by_key, {"dedup_key": dedup_key})
         if existing is not None:
             return existing
     (screened,) = await screen_group_messages(session, [(message, case_id)], strict=strict_privacy)
     assert screened is not None  # a message that cannot be made safe raised
     message = screened
     seq = await next_value(session, f"outbox:{message.channel}:{message.chat_id}")
-    stmt = (
-        upsert_insert(session, OutboxMessage)
+    values = {
+        "channel": message.channel,
+        "chat_id": message.chat_id,
+        "seq": seq,
+        "payload": to_payload(message),
+        "now": now,
+        "dedup_key": dedup_key,
+        "case_id": case_id,
+    }
+    stmt = prebuilt(session, "outbox.enqueue", _enqueue_statement)
+    row = (await session.scalars(stmt, values)).one_or_none()
+    if row is None:  # a concurrent transaction queued the same dedup_key first
+        row = (await session.scalars(by_key, {"dedup_key": dedup_key})).one()
+    return row
+
+
+def _by_dedup_key(_dialect: str) -> Select[OutboxMessage]:
+    return select(OutboxMessage).where(OutboxMessage.dedup_key == bindparam("dedup_key"))
+
+
+def _enqueue_statement(dialect: str) -> Any:
+    return (
+        dialect_insert(dialect, OutboxMessage)
         .values(
-            channel=message.channel,
-            chat_id=message.chat_id,
-            seq=seq,
-            payload=to_payload(message),
+            channel=bindparam("channel"),
+            chat_id=bindparam("chat_id"),
+            seq=bindparam("seq"),
+            payload=bindparam("payload"),
             status="pending",
             attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            dedup_key=dedup_key,
-            case_id=case_id,
+            next_attempt_at=bindparam("now"),
+            created_at=bindparam("now"),
+            dedup_key=bindparam("dedup_key"),
+            case_id=bindparam("case_id"),
         )
         .on_conflict_do_nothing(index_elements=[OutboxMessage.dedup_key])
         .returning(OutboxMessage)
     )
-    row = (await session.scalars(stmt)).one_or_none()
-    if row is None:  # a concurrent transaction queued the same dedup_key first
-        row = (
-            await session.scalars(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key))
-        ).one()
-    return row
 
 
 async def claim_due(
