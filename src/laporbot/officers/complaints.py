@@ -23,7 +23,7 @@ from laporbot.officers.context import (
     TRIAGE,
     Turn,
     _channel,
-    groups_of,
+    groups_for,
     leads_of,
 )
 
@@ -92,9 +92,7 @@ async def notify_handlers(turn: Turn, complaint: Complaint, *, reopened: bool = 
                 complaint, handler, "reopened" if reopened else "new", turn.now.isoformat()
             ),
         )
-    groups = await groups_of(turn.session, complaint.agency_code, COMPLAINTS) or await groups_of(
-        turn.session, complaint.agency_code, TRIAGE
-    )
+    groups = await groups_for(turn.session, complaint.agency_code, (COMPLAINTS, TRIAGE))
     if groups:
         group = groups[0]
         await turn.send(

@@ -7,16 +7,17 @@ messages are stored together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from laporbot.db import cases as case_rows
 from laporbot.db import outbox
+from laporbot.db._sql import prebuilt
 from laporbot.db.models import Case, Contact, Officer, OfficerGroup, OutboxMessage
 from laporbot.i18n import Translator
 from laporbot.messages import Button, Channel, InboundMessage, OutboundMessage
@@ -240,12 +241,34 @@ def _channel(name: str) -> Channel:
 
 async def groups_of(session: AsyncSession, agency_code: str, purpose: str) -> list[OfficerGroup]:
     """The agency's registered groups for a purpose, oldest first."""
-    rows = await session.scalars(
+    return await groups_for(session, agency_code, (purpose,))
+
+
+async def groups_for(
+    session: AsyncSession, agency_code: str, purposes: Sequence[str]
+) -> list[OfficerGroup]:
+    """The agency's registered groups of the first of `purposes` it has any for, oldest
+    first (complaints go to the complaints group, else to the triage group): one query."""
+    stmt = prebuilt(session, "officers.groups_for", _groups_statement)
+    rows = (
+        await session.scalars(stmt, {"agency_code": agency_code, "purposes": list(purposes)})
+    ).all()
+    for purpose in purposes:
+        found = [group for group in rows if group.purpose == purpose]
+        if found:
+            return found
+    return []
+
+
+def _groups_statement(_dialect: str) -> Select[OfficerGroup]:
+    return (
         select(OfficerGroup)
-        .where(OfficerGroup.agency_code == agency_code, OfficerGroup.purpose == purpose)
+        .where(
+            OfficerGroup.agency_code == bindparam("agency_code"),
+            OfficerGroup.purpose.in_(bindparam("purposes", expanding=True)),
+        )
         .order_by(OfficerGroup.id)
     )
-    return list(rows.all())
 
 
 async def group_by_chat(session: AsyncSession, channel: str, chat_id: str) -> list[OfficerGroup]:
@@ -258,17 +281,23 @@ async def group_by_chat(session: AsyncSession, channel: str, chat_id: str) -> li
 
 async def leads_of(session: AsyncSession, agency_code: str) -> list[Officer]:
     """The agency's active supervisors and admins."""
-    rows = await session.scalars(
+    stmt = prebuilt(session, "officers.leads_of", _leads_statement)
+    rows = await session.scalars(stmt, {"agency_code": agency_code})
+    return list(rows.all())
+
+
+def _leads_statement(_dialect: str) -> Select[Officer]:
+    # Asked whenever a case opens in an office with no triage group, and for every complaint.
+    return (
         select(Officer)
         .where(
-            Officer.agency_code == agency_code,
+            Officer.agency_code == bindparam("agency_code"),
             Officer.role.in_(("supervisor", "admin")),
             Officer.active.is_(True),
             Officer.revoked_at.is_(None),
         )
         .order_by(Officer.id)
     )
-    return list(rows.all())
 
 
 async def officer_name(session: AsyncSession, officer_id: int | None) -> str | None:
