@@ -20,8 +20,10 @@ def _upsert(dialect: str) -> Any:
         platform_user_id=bindparam("platform_user_id"),
         chat_id=bindparam("chat_id"),
         locale=bindparam("locale"),
-        created_at=bindparam("now"),
-        last_inbound_at=bindparam("now"),
+        # Two names for the same time: asyncpg's multi-row form of this statement sends one
+        # value per name and row.
+        created_at=bindparam("created_at"),
+        last_inbound_at=bindparam("seen_at"),
     )
     return insert.on_conflict_do_update(
         index_elements=[table.c.channel, table.c.platform_user_id],
@@ -54,7 +56,8 @@ async def touch(
         "platform_user_id": platform_user_id,
         "chat_id": chat_id,
         "locale": locale,
-        "now": now,
+        "created_at": now,
+        "seen_at": now,
     }
     result = await session.scalars(
         prebuilt(session, "contacts.touch", _touch_statement),
@@ -76,7 +79,14 @@ async def touch_many(
     if not latest:
         return {}
     params = [
-        {"channel": channel, "platform_user_id": user, "chat_id": chat, "locale": None, "now": now}
+        {
+            "channel": channel,
+            "platform_user_id": user,
+            "chat_id": chat,
+            "locale": None,
+            "created_at": now,
+            "seen_at": now,
+        }
         for (channel, user), chat in sorted(latest.items())
     ]
     result = await session.execute(prebuilt(session, "contacts.touch_many", _upsert), params)
