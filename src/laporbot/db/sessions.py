@@ -7,12 +7,30 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Select, Table, Update, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    Insert,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    insert,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.elements import ColumnClause
 
 from laporbot.db._sql import prebuilt
 from laporbot.db.models import ConversationSession
+
+#: "active" written into the SQL, not bound: only then may the database use the partial index
+#: of active sessions (`uq_conversation_sessions_active`), whose condition it must prove from
+#: the query; with a bound value SQLite scans every active session instead.
+_ACTIVE: ColumnClause[str] = literal_column("'active'")
 
 
 async def load_active(
@@ -30,7 +48,7 @@ def _load_active(_dialect: str) -> Select[ConversationSession]:
         .where(
             ConversationSession.channel == bindparam("channel"),
             ConversationSession.user_id == bindparam("user_id"),
-            ConversationSession.status == "active",
+            ConversationSession.status == _ACTIVE,
         )
         .with_for_update()
     )
@@ -58,14 +76,31 @@ async def load_active_many(
     return rows
 
 
-def _load_many(_dialect: str) -> Select[Any]:
+def _load_many(dialect: str) -> Any:
     table = cast(Table, ConversationSession.__table__)
+    if dialect == "sqlite":
+        # SQLite has no statistics unless ANALYZE ran, and then plans IN lists over the
+        # status index: every active session read for a batch. The partial unique index finds
+        # each (channel, user_id) at once: named here, since SQLAlchemy renders no hint for
+        # SQLite. (Its write lock is held already: nothing to lock.)
+        names = ", ".join(column.name for column in table.c)
+        sql = (
+            f"SELECT {names} FROM conversation_sessions"
+            " INDEXED BY uq_conversation_sessions_active"
+            " WHERE channel IN :channels AND user_id IN :users AND status = 'active'"
+            " ORDER BY id"
+        )
+        return (
+            text(sql)
+            .bindparams(bindparam("channels", expanding=True), bindparam("users", expanding=True))
+            .columns(*table.c)
+        )
     return (
         select(table)
         .where(
             table.c.channel.in_(bindparam("channels", expanding=True)),
             table.c.user_id.in_(bindparam("users", expanding=True)),
-            table.c.status == "active",
+            table.c.status == _ACTIVE,
         )
         .order_by(table.c.id)
         .with_for_update()
