@@ -504,3 +504,74 @@ async def test_when_handling_together_fails_the_updates_are_handled_one_by_one(
     # What the failed attempt wrote was rolled back with its savepoint: one reply each.
     assert await replies(db_sessionmaker) == ["echo a1", "echo b1"]
     assert [r.status for r in await inbox_rows(db_sessionmaker)] == ["done", "done"]
+
+
+# -- processing on accept (`process_on_accept`) ----------------------------------------------
+
+
+async def test_an_update_is_processed_in_the_transaction_that_stores_it(
+    db_sessionmaker: Sessions,
+) -> None:
+    clock = FixedClock(T0)
+    handler, together = EchoHandler(), BatchEcho()
+    inbox = processor(
+        db_sessionmaker, clock, handler, handle_batch=together, process_on_accept=True
+    )
+    commits = count_commits(db_sessionmaker)
+    committed: list[str] = []
+    inbox.on_committed = lambda items: committed.extend(i.platform_id for i in items)
+
+    results = await asyncio.gather(
+        inbox.accept([update("1", text="a1")]),
+        inbox.accept([update("2", text="b1", chat="c2"), update("3", text="apart b2", chat="c2")]),
+    )
+    assert results == [[True], [True, True]]
+    assert len(commits) == 1  # stored, processed and marked done together
+    assert committed == ["1", "2", "3"]
+    assert together.batches == [["a1", "b1", "apart b2"]]
+    assert handler.calls == ["apart b2"]
+    rows = await inbox_rows(db_sessionmaker)
+    assert [(r.status, r.attempts, r.claimed_by) for r in rows] == [("done", 1, None)] * 3
+    assert await inbox.process_pending() == 0
+
+    assert await inbox.accept([update("1", text="a1")]) == [False]  # a redelivery
+    assert together.batches == [["a1", "b1", "apart b2"]]
+    assert await replies(db_sessionmaker) == ["all a1", "all b1", "echo apart b2"]
+
+
+async def test_an_update_waits_its_turn_behind_one_waiting(db_sessionmaker: Sessions) -> None:
+    clock = FixedClock(T0)
+    handler = EchoHandler()
+    queued = processor(db_sessionmaker, clock, handler)
+    direct = processor(db_sessionmaker, clock, handler, process_on_accept=True)
+
+    await queued.accept([update("1", text="first")])  # stored, waiting for a worker
+    assert await direct.accept([update("2", text="second")]) == [True]
+    assert handler.calls == []  # not ahead of the one waiting
+    assert await direct.process_pending() == 2
+    assert handler.calls == ["first", "second"]
+
+    await direct.accept([update("3", text="third")])
+    assert handler.calls == ["first", "second", "third"]  # nothing waiting: at once
+
+
+async def test_an_update_failing_on_accept_is_retried_and_blocks_no_one(
+    db_sessionmaker: Sessions,
+) -> None:
+    clock = FixedClock(T0)
+    handler = EchoHandler()
+    handler.failures["broken"] = 1
+    inbox = processor(db_sessionmaker, clock, handler, process_on_accept=True)
+
+    assert await inbox.accept([update("1", text="broken")]) == [True]  # stored all the same
+    (row,) = await inbox_rows(db_sessionmaker)
+    assert (row.status, row.attempts, row.claimed_by) == ("pending", 1, None)
+    assert row.error == "RuntimeError: engine broke on broken"
+    assert await replies(db_sessionmaker) == []  # its reply was rolled back with it
+
+    await inbox.accept([update("2", text="other", chat="c2")])  # its retry time is not yet
+    assert handler.calls == ["broken", "other"]
+    clock.advance(timedelta(seconds=2))
+    assert await inbox.process_pending() == 1
+    assert handler.calls == ["broken", "other", "broken"]
+    assert [r.status for r in await inbox_rows(db_sessionmaker)] == ["done", "done"]

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = timedelta(minutes=1)
 DEFAULT_MAX_ATTEMPTS = 5
-DEFAULT_BATCH = 20
+DEFAULT_BATCH = 50
 MAX_ACCEPT_BATCH = 200  # deliveries stored in one group commit
 RETRY_BASE_SECONDS = 1.0
 RETRY_CAP_SECONDS = 300.0
@@ -101,12 +101,14 @@ class InboxProcessor:
         poll_interval: float = 1.0,
         status_hooks: Mapping[str, StatusHook] | None = None,
         handle_batch: BatchHandler | None = None,
+        process_on_accept: bool = False,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._adapters = dict(adapters)
         self._handle = handle
         self._handle_batch = handle_batch
+        self._process_on_accept = process_on_accept
         self._max_attempts = max_attempts
         self._lease = lease
         self.worker = worker or f"inbox-{uuid.uuid4().hex[:12]}"
@@ -130,7 +132,9 @@ class InboxProcessor:
         redelivery. Returns only after the commit, so the caller may acknowledge then.
 
         Group commit: deliveries arriving while a commit is under way wait for the next one,
-        which stores them all in ONE transaction (one fsync for many webhooks).
+        which stores them all in ONE transaction (one fsync for many webhooks). With
+        `process_on_accept`, that transaction also processes them, as `process_batch` would,
+        when no other update is waiting for its turn (else they queue behind it).
         """
         waiter: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
         self._accepting.append((list(updates), waiter))
@@ -141,34 +145,51 @@ class InboxProcessor:
     async def _accept_batches(self) -> None:
         try:
             while self._accepting:
-                batch = self._accepting[:MAX_ACCEPT_BATCH]
-                del self._accepting[:MAX_ACCEPT_BATCH]
+                limit = DEFAULT_BATCH if self._process_on_accept else MAX_ACCEPT_BATCH
+                batch = self._accepting[:limit]
+                del self._accepting[:limit]
                 try:
-                    results = await self._store([updates for updates, _ in batch])
+                    results = await self._store([updates for updates, _ in batch], process=True)
                 except Exception as exc:
-                    if len(batch) == 1:
-                        _settle(batch[0][1], exc)
-                        continue
-                    # One bad delivery must not fail the others: each on its own.
+                    log.exception("inbox: storing %d deliveries failed", len(batch))
+                    # One bad delivery must not fail the others: each on its own, stored only.
                     for updates, waiter in batch:
                         try:
-                            _settle(waiter, (await self._store([updates]))[0])
+                            _settle(waiter, (await self._store([updates], process=False))[0])
                         except Exception as single:
-                            _settle(waiter, single)
+                            _settle(waiter, single if len(batch) > 1 else exc)
                     continue
                 for (_, waiter), fresh in zip(batch, results, strict=True):
                     _settle(waiter, fresh)
         finally:
             self._accept_task = None
 
-    async def _store(self, deliveries: Sequence[Sequence[RawUpdate]]) -> list[list[bool]]:
+    async def _store(
+        self, deliveries: Sequence[Sequence[RawUpdate]], *, process: bool
+    ) -> list[list[bool]]:
         now = self._clock.now()
+        updates = [u for d in deliveries for u in d]
+        finished: list[InboxItem] = []
         async with self._sessions() as session, session.begin():
-            fresh = iter(
-                await inbox_repo.accept_many(session, [u for d in deliveries for u in d], now)
+            process = (
+                process
+                and self._process_on_accept
+                and not self._stopping.is_set()
+                and not await inbox_repo.any_waiting(session, now)
             )
-        results = [[next(fresh) for _ in updates] for updates in deliveries]
-        if any(any(fresh) for fresh in results):
+            if process:
+                # Stored as claimed by this worker: processed below, in this transaction.
+                until = now + self._lease
+                stored = await inbox_repo.accept_claimed(session, updates, now, self.worker, until)
+                finished = await self._process_items(session, [i for i in stored if i])
+                flags = [item is not None for item in stored]
+            else:
+                flags = await inbox_repo.accept_many(session, updates, now)
+        fresh = iter(flags)
+        results = [[next(fresh) for _ in delivery] for delivery in deliveries]
+        if finished:
+            self._processed(finished)
+        elif not process and any(flags):
             self.wake()
         return results
 
@@ -201,31 +222,43 @@ class InboxProcessor:
             async with self._sessions() as session, session.begin():
                 for item in claimed[1:]:
                     await _defer(session, item.id, None, None, refund=True)
+        async with self._sessions() as session, session.begin():
+            finished = await self._process_items(session, items)
+        if finished:
+            self._processed(finished)
+        return len(claimed)
+
+    async def _process_items(
+        self, session: AsyncSession, items: Sequence[InboxItem]
+    ) -> list[InboxItem]:
+        """Process claimed `items` in the caller's transaction (see `process_batch`); returns
+        those finished (done, ignored or failed for good)."""
         held: dict[tuple[str, str], datetime | None] = {}
         finished: list[InboxItem] = []
-        async with self._sessions() as session, session.begin():
-            plans = [(item, await self._translate(session, item)) for item in items]
-            together = await self._process_together(session, plans, held)
-            done: list[int] = []
-            for item, plan in plans:
-                if isinstance(plan, str):
-                    outcome = plan
-                elif item.id in together:
-                    outcome = together[item.id]
-                else:
-                    outcome = await self._process(session, item, plan, held)
-                if outcome == "done":
-                    done.append(item.id)
-                if outcome in ("done", "finished"):
-                    finished.append(item)
-            if done:
-                await inbox_repo.mark_done_many(session, done, self._clock.now())
-        if finished:
-            if self.on_committed is not None:
-                self.on_committed(finished)
-            if self._on_processed is not None:
-                self._on_processed()
-        return len(claimed)
+        plans = [(item, await self._translate(session, item)) for item in items]
+        together = await self._process_together(session, plans, held)
+        done: list[int] = []
+        for item, plan in plans:
+            if isinstance(plan, str):
+                outcome = plan
+            elif item.id in together:
+                outcome = together[item.id]
+            else:
+                outcome = await self._process(session, item, plan, held)
+            if outcome == "done":
+                done.append(item.id)
+            if outcome in ("done", "finished"):
+                finished.append(item)
+        if done:
+            await inbox_repo.mark_done_many(session, done, self._clock.now())
+        return finished
+
+    def _processed(self, finished: Sequence[InboxItem]) -> None:
+        """After the commit of processed updates."""
+        if self.on_committed is not None:
+            self.on_committed(finished)
+        if self._on_processed is not None:
+            self._on_processed()
 
     async def _translate(
         self, session: AsyncSession, item: InboxItem

@@ -500,6 +500,7 @@ class Intake:
         due = self.registry.due(standard.code, now)
         case = await case_rows.create_case(
             db,
+            time_zone=agency.time_zone,
             agency_code=agency.code,
             standard_code=standard.code,
             category=action.category,
@@ -579,6 +580,7 @@ class Intake:
         about = action.about_case or action.about_area
         complaint = await complaint_rows.create_complaint(
             db,
+            time_zone=agency.time_zone,
             agency_code=agency.code,
             text=action.text,
             locale=action.locale,

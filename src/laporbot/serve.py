@@ -279,6 +279,7 @@ class Service:
             on_processed=self.dispatcher.wake,
             status_hooks=self._status_hooks(whatsapp),
             handle_batch=self._handle_batch,
+            process_on_accept=True,
         )
         await self._start_http(whatsapp)
         self._spawn(self.inbox.run(), "inbox")

@@ -59,6 +59,83 @@ async def accept_many(
     return fresh
 
 
+async def accept_claimed(
+    session: AsyncSession,
+    updates: Sequence[RawUpdate],
+    now: datetime,
+    worker: str,
+    until: datetime,
+) -> list[InboxItem | None]:
+    """Store `updates` as claimed by `worker` until `until`, their first attempt counted, to
+    be processed in this same transaction (`accept_many` and `claim_pending` in one
+    statement); for each, its row, or None when it was already stored (a redelivery, or the
+    same update earlier in `updates`)."""
+    if not updates:
+        return []
+    rows = [
+        {
+            "channel": item.channel,
+            "platform_id": item.platform_id,
+            "received_at": now,
+            "payload": item.payload,
+            "worker": worker,
+            "until": until,
+        }
+        for item in updates
+    ]
+    stmt = prebuilt(session, "inbox.accept_claimed", _accept_claimed)
+    stored = {(row.channel, row.platform_id): row for row in await session.scalars(stmt, rows)}
+    found: list[InboxItem | None] = []
+    for item in updates:
+        found.append(stored.pop((item.channel, item.platform_id), None))
+    return found
+
+
+def _accept_claimed(dialect: str) -> Any:
+    table = InboxItem.__table__.c
+    insert = (
+        dialect_insert(dialect, InboxItem.__table__)
+        .values(
+            channel=bindparam("channel"),
+            platform_id=bindparam("platform_id"),
+            received_at=bindparam("received_at"),
+            payload=bindparam("payload"),
+            status="pending",
+            attempts=1,
+            claimed_by=bindparam("worker"),
+            claimed_until=bindparam("until"),
+        )
+        .on_conflict_do_nothing(index_elements=[table.channel, table.platform_id])
+        .returning(*table)
+    )
+    return select(InboxItem).from_statement(insert)
+
+
+async def any_waiting(session: AsyncSession, now: datetime) -> bool:
+    """Whether an update is waiting its turn: pending and claimable now, or claimed (being
+    processed, or left by a dead process). Updates given back to be retried later do not
+    count. A new update may be processed at once only when none is waiting (a chat's
+    updates in order)."""
+    stmt = prebuilt(session, "inbox.any_waiting", _any_waiting)
+    return (await session.scalar(stmt, {"now": now})) is not None
+
+
+def _any_waiting(_dialect: str) -> Any:
+    table = InboxItem.__table__.c
+    return (
+        select(table.id)
+        .where(
+            table.status == "pending",
+            or_(
+                table.claimed_by.is_not(None),
+                table.claimed_until.is_(None),
+                table.claimed_until <= bindparam("now"),
+            ),
+        )
+        .limit(1)
+    )
+
+
 def _accept_many(dialect: str) -> Any:
     table = InboxItem.__table__.c
     return _insert_pending(dialect).returning(table.channel, table.platform_id)
@@ -146,10 +223,24 @@ async def mark_done(session: AsyncSession, item_id: int, now: datetime) -> None:
 
 async def mark_done_many(session: AsyncSession, item_ids: Sequence[int], now: datetime) -> None:
     """The updates were processed (one statement for a batch)."""
-    await session.execute(
-        update(InboxItem)
-        .where(InboxItem.id.in_(item_ids))
-        .values(status="done", processed_at=now, error=None, claimed_by=None, claimed_until=None)
+    stmt = prebuilt(session, "inbox.mark_done_many", _mark_done_many)
+    await session.execute(stmt, {"ids": list(item_ids), "now": now})
+
+
+def _mark_done_many(_dialect: str) -> Any:
+    # Every batch runs it: a prebuilt Core UPDATE (the ORM-enabled one costs several times
+    # more: it looks for the rows in the session to keep them in step).
+    table = cast(Table, InboxItem.__table__)
+    return (
+        update(table)
+        .where(table.c.id.in_(bindparam("ids", expanding=True)))
+        .values(
+            status="done",
+            processed_at=bindparam("now"),
+            error=None,
+            claimed_by=None,
+            claimed_until=None,
+        )
     )
 
 
