@@ -54,6 +54,7 @@ from laporbot.outbox import ChannelSender, Dispatcher
 from laporbot.ratelimit import ChannelPacer, telegram_pacer, unlimited_pacer, whatsapp_pacer
 from laporbot.settings import Settings
 from laporbot.web.app import WebDeps, build_app
+from laporbot.workcalendar import indonesian_holidays_of
 
 log = logging.getLogger(__name__)
 
@@ -287,6 +288,10 @@ class Service:
         if self._telegram is not None:
             self._spawn(self._connect_telegram(), "telegram")
         self._start_scheduler()
+        # The holiday tables of this year and the next (every deadline falls in them) are
+        # computed now, in a thread, not by the first report that opens a case (~0.3 s).
+        year = self.clock.now().year
+        self._spawn(asyncio.to_thread(indonesian_holidays_of, (year, year + 1)), "calendar")
         log.info("laporbot is serving; web chat at %s", self.url)
 
     async def stop(self) -> None:

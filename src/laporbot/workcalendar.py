@@ -52,6 +52,12 @@ def indonesian_holidays(year: int) -> Mapping[date, str]:
     return MappingProxyType(dict(days.items()))
 
 
+def indonesian_holidays_of(years: Iterable[int]) -> None:
+    """Compute (and keep) the holidays of `years` ahead of their first use."""
+    for year in years:
+        indonesian_holidays(year)
+
+
 class WorkCalendar:
     """The working calendar of one office.
 
