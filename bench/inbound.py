@@ -14,8 +14,10 @@ does not share the server's event loop.
   after the other (the next once the previous one is answered, as Telegram delivers a chat's
   updates in order); updates / (first request sent .. last update done). "Done" is, for aiogram,
   the webhook answered; for laporbot, the update's conversation state and outbox rows committed.
-- Latency: open loop at a fixed rate (500/s), whatever the answers; the citizens interleaved so
-  one citizen's updates are about (citizens / rate) seconds apart. Latency of an update = the
+- Latency: open loop at a fixed rate (500/s), whatever the answers; the citizens start at
+  random moments (seeded) and go through their steps at an even pace, so the updates of any
+  moment are a mix of all steps, as when people arrive one after another (`open_order`).
+  Latency of an update = the
   wall-clock time its processing transaction committed (taken in the server process by the
   inbox's `on_committed` hook, right after the commit returned) minus the wall-clock time the
   load generator sent its request (both `time.time()` on the same machine). aiogram's latency is
@@ -23,7 +25,8 @@ does not share the server's event loop.
 
 The outbox dispatcher is stopped once the service has started: delivery is not part of this
 measurement (bench/outbox.py measures it). The Bot API emulator (tests/support/botapi.py, in a
-helper process) answers the service's start-up calls and `answerCallbackQuery`.
+helper process) answers the service's start-up calls; laporbot answers a pressed button inside
+the webhook response.
 
     .venv/bin/python -m bench.inbound                    # SQLite (+ PostgreSQL if configured)
     .venv/bin/python -m bench.inbound --url postgresql+asyncpg://u:p@127.0.0.1/empty_db
@@ -42,6 +45,7 @@ import json
 import logging
 import multiprocessing
 import os
+import random
 import socket
 import statistics
 import tempfile
@@ -168,9 +172,9 @@ async def _loadgen(
 
             await asyncio.gather(*(citizen_worker() for _ in range(CONNECTIONS)))
         else:
-            # Open loop: one request every 1/rate seconds, step by step across the citizens; a
-            # citizen's next update still waits for the previous one's answer (Telegram's order).
-            order = [citizen[step] for step in range(len(SCRIPT)) for citizen in plan]
+            # Open loop: one request every 1/rate seconds, in `open_order`; a citizen's next
+            # update still waits for the previous one's answer (Telegram's order).
+            order = open_order(plan)
             last: dict[int, asyncio.Task[None]] = {}
             tasks = []
             loop = asyncio.get_running_loop()
@@ -186,6 +190,22 @@ async def _loadgen(
                 tasks.append(task)
             await asyncio.gather(*tasks)
     return {"sent": sent, "acked": acked, "errors": errors}
+
+
+def open_order(plan: list[list[dict[str, Any]]], seed: int = 7) -> list[dict[str, Any]]:
+    """The open loop's sending order: citizens start at random moments (seeded) and answer
+    their steps at an even pace, as people arriving one after another do, so at any moment
+    the updates are a mix of every step of the conversation (menu presses, typed answers,
+    confirmations that open a case), each citizen's in order."""
+    rng = random.Random(seed)
+    keyed = []
+    for citizen in plan:
+        start = rng.uniform(0, len(plan))
+        keyed.extend(
+            (start + step * 0.5 * len(plan) / len(SCRIPT), u) for step, u in enumerate(citizen)
+        )
+    keyed.sort(key=lambda pair: pair[0])
+    return [update for _, update in keyed]
 
 
 async def _after(previous: asyncio.Task[None] | None, work: Any) -> None:
