@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +21,8 @@ from laporbot.channels.base import (
 from laporbot.clock import FixedClock
 from laporbot.db import outbox as outbox_repo
 from laporbot.db.models import OutboxMessage
-from laporbot.messages import Channel, InboundMessage, OutboundMessage
+from laporbot.db.outbox import from_payload, to_payload
+from laporbot.messages import Button, Channel, InboundMessage, OutboundMessage
 from laporbot.outbox import (
     BACKOFF_CAP_SECONDS,
     ChannelSender,
@@ -380,3 +382,24 @@ async def test_paced_rows_are_given_back_on_stop(db_sessionmaker: Sessions, coun
     assert [r.status for r in stored] == ["sent", "pending", "pending"]
     assert stored[1].error == "paced"
     assert len(adapter.calls) == 1
+
+
+def test_the_stored_form_of_a_message_has_every_field_and_comes_back_whole() -> None:
+    message = OutboundMessage(
+        channel="whatsapp",
+        chat_id="628123",
+        text="Halo",
+        buttons=(Button("a", "A"), Button("b", "B")),
+        request_location=True,
+        photo="file-1",
+        edit_of="99",
+        template="followup",
+        template_params=("x", "y"),
+    )
+    payload = to_payload(message)
+    assert set(payload) == {field.name for field in dataclasses.fields(OutboundMessage)}
+    expected = dataclasses.asdict(message)
+    expected["buttons"] = [{"id": "a", "label": "A"}, {"id": "b", "label": "B"}]
+    expected["template_params"] = ["x", "y"]
+    assert payload == expected
+    assert from_payload(payload) == message
