@@ -12,7 +12,6 @@ session.
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -93,6 +92,17 @@ def step(
     return run.finish()
 
 
+def _copy_json(value: Any) -> Any:
+    """A copy of JSON-like data (what a session holds, stored as JSON): new dicts and lists,
+    the immutable leaves shared. Every turn copies the session; `copy.deepcopy` costs several
+    times more."""
+    if isinstance(value, dict):
+        return {key: _copy_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(item) for item in value]
+    return value
+
+
 def _fresh(
     flows: Flows, locale: str | None, message: InboundMessage, now: datetime
 ) -> tuple[Session, list[Effect]]:
@@ -137,8 +147,8 @@ class _Run:
         self.flow = session.flow
         self.step_id = session.step
         self.locale = session.locale
-        self.answers: dict[str, Any] = copy.deepcopy(session.answers)
-        self.state: dict[str, Any] = copy.deepcopy(session.state)
+        self.answers: dict[str, Any] = _copy_json(session.answers)
+        self.state: dict[str, Any] = _copy_json(session.state)
         self.history: list[str] = self.state.setdefault("history", [])
         self.status = session.status
         self.nudge_at = session.nudge_at
