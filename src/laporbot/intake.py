@@ -8,9 +8,11 @@ One `Intake` per process (`Intake.from_settings(settings)`), shared by every cha
     async with sessionmaker() as db, db.begin():
         await intake.handle_timeouts(db, now)                     # nudges and expiries
 
-Both run inside the caller's transaction and never commit: the session's new state, any case
-or complaint opened, its deadlines and reminders, and the outbox rows of the replies are stored
-together or not at all. The engine (`laporbot.flows`) decides; this module only looks things
+`handle_batch(db, inbounds, now)` does what `handle_inbound` does for many messages at once
+(the inbox's batches), in one statement per kind for the whole batch. All three run inside the
+caller's transaction and never commit: the session's new state, any case or complaint opened,
+its deadlines and reminders, and the outbox rows of the replies are stored together or not at
+all. The engine (`laporbot.flows`) decides; this module only looks things
 up and writes.
 """
 

@@ -84,10 +84,30 @@ async def accept_claimed(
         for item in updates
     ]
     stmt = prebuilt(session, "inbox.accept_claimed", _accept_claimed)
-    stored = {(row.channel, row.platform_id): row for row in await session.scalars(stmt, rows)}
+    ids = {
+        (channel, platform_id): id_
+        for id_, channel, platform_id in await session.execute(stmt, rows)
+    }
     found: list[InboxItem | None] = []
     for item in updates:
-        found.append(stored.pop((item.channel, item.platform_id), None))
+        id_ = ids.pop((item.channel, item.platform_id), None)
+        # The row as stored, built here from what was sent (reading it back would parse the
+        # payload's JSON again); not attached to the session.
+        found.append(
+            None
+            if id_ is None
+            else InboxItem(
+                id=id_,
+                channel=item.channel,
+                platform_id=item.platform_id,
+                received_at=now,
+                payload=item.payload,
+                status="pending",
+                attempts=1,
+                claimed_by=worker,
+                claimed_until=until,
+            )
+        )
     return found
 
 
@@ -106,9 +126,9 @@ def _accept_claimed(dialect: str) -> Any:
             claimed_until=bindparam("until"),
         )
         .on_conflict_do_nothing(index_elements=[table.channel, table.platform_id])
-        .returning(*table)
+        .returning(table.id, table.channel, table.platform_id)
     )
-    return select(InboxItem).from_statement(insert)
+    return insert
 
 
 async def any_waiting(session: AsyncSession, now: datetime) -> bool:
