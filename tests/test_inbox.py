@@ -591,3 +591,24 @@ async def test_several_group_commits_at_once_store_and_process_everything(
     # Later deliveries are taken up again once the workers are gone.
     assert await inbox.accept([update("30", text="late")]) == [True]
     assert handler.calls[-1] == "late"
+
+
+async def test_a_group_failing_as_a_whole_on_accept_is_stored_for_the_worker(
+    db_sessionmaker: Sessions,
+) -> None:
+    clock = FixedClock(T0)
+    handler, together = EchoHandler(), BatchEcho()
+    together.broken = True
+    inbox = processor(
+        db_sessionmaker, clock, handler, handle_batch=together, process_on_accept=True
+    )
+    assert await inbox.accept([update("1", text="a1"), update("2", text="b1", chat="c2")]) == [
+        True,
+        True,
+    ]
+    rows = await inbox_rows(db_sessionmaker)
+    assert [(r.status, r.attempts) for r in rows] == [("pending", 0)] * 2  # stored, untried
+    assert await replies(db_sessionmaker) == []  # what the failed batch wrote is gone
+    assert await inbox.process_pending() == 2
+    assert handler.calls == ["a1", "b1"]  # one by one, after the batch failed again
+    assert await replies(db_sessionmaker) == ["echo a1", "echo b1"]

@@ -196,7 +196,10 @@ class InboxProcessor:
                 # Stored as claimed by this worker: processed below, in this transaction.
                 until = now + self._lease
                 stored = await inbox_repo.accept_claimed(session, updates, now, self.worker, until)
-                finished = await self._process_items(session, [i for i in stored if i])
+                # No savepoint around the batch: if it fails as a whole, this transaction
+                # rolls back and the deliveries are stored alone, for the worker loop.
+                fresh_items = [item for item in stored if item is not None]
+                finished = await self._process_items(session, fresh_items, isolate=False)
                 flags = [item is not None for item in stored]
             else:
                 flags = await inbox_repo.accept_many(session, updates, now)
@@ -244,14 +247,16 @@ class InboxProcessor:
         return len(claimed)
 
     async def _process_items(
-        self, session: AsyncSession, items: Sequence[InboxItem]
+        self, session: AsyncSession, items: Sequence[InboxItem], *, isolate: bool = True
     ) -> list[InboxItem]:
         """Process claimed `items` in the caller's transaction (see `process_batch`); returns
-        those finished (done, ignored or failed for good)."""
+        those finished (done, ignored or failed for good). Without `isolate`, a failure of
+        `handle_batch` as a whole propagates (the caller rolls back) instead of being rolled
+        back to a savepoint and followed by one-by-one processing."""
         held: dict[tuple[str, str], datetime | None] = {}
         finished: list[InboxItem] = []
         plans = [(item, await self._translate(session, item)) for item in items]
-        together = await self._process_together(session, plans, held)
+        together = await self._process_together(session, plans, held, isolate=isolate)
         done: list[int] = []
         for item, plan in plans:
             if isinstance(plan, str):
@@ -322,6 +327,8 @@ class InboxProcessor:
         session: AsyncSession,
         plans: Sequence[tuple[InboxItem, list[InboundMessage] | str]],
         held: dict[tuple[str, str], datetime | None],
+        *,
+        isolate: bool = True,
     ) -> dict[int, str]:
         """Hand the batch's one-message updates to `handle_batch` at once, inside a savepoint;
         returns the outcome ("done" or "later") of each update it took, by id. The rest, and
@@ -343,12 +350,16 @@ class InboxProcessor:
                 apart |= chats
         if not candidates:
             return {}
+        messages = [message for _, message in candidates]
         try:
-            async with session.begin_nested():
-                outcomes = await self._handle_batch(
-                    session, [message for _, message in candidates], self._clock.now()
-                )
+            if isolate:
+                async with session.begin_nested():
+                    outcomes = await self._handle_batch(session, messages, self._clock.now())
+            else:
+                outcomes = await self._handle_batch(session, messages, self._clock.now())
         except Exception:
+            if not isolate:
+                raise
             log.exception("inbox: %d updates failed together; one by one now", len(candidates))
             return {}
         results: dict[int, str] = {}
