@@ -577,22 +577,6 @@ async def test_an_update_failing_on_accept_is_retried_and_blocks_no_one(
     assert [r.status for r in await inbox_rows(db_sessionmaker)] == ["done", "done"]
 
 
-async def test_several_group_commits_at_once_store_and_process_everything(
-    db_sessionmaker: Sessions,
-) -> None:
-    clock = FixedClock(T0)
-    handler = EchoHandler()
-    inbox = processor(db_sessionmaker, clock, handler, process_on_accept=True, accept_workers=3)
-    deliveries = [[update(str(n), text=f"m{n}", chat=f"c{n}")] for n in range(30)]
-    results = await asyncio.gather(*(inbox.accept(d) for d in deliveries))
-    assert results == [[True]] * 30
-    assert sorted(handler.calls) == sorted(f"m{n}" for n in range(30))
-    assert [r.status for r in await inbox_rows(db_sessionmaker)] == ["done"] * 30
-    # Later deliveries are taken up again once the workers are gone.
-    assert await inbox.accept([update("30", text="late")]) == [True]
-    assert handler.calls[-1] == "late"
-
-
 async def test_a_group_failing_as_a_whole_on_accept_is_stored_for_the_worker(
     db_sessionmaker: Sessions,
 ) -> None:

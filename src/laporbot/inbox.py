@@ -109,7 +109,6 @@ class InboxProcessor:
         status_hooks: Mapping[str, StatusHook] | None = None,
         handle_batch: BatchHandler | None = None,
         process_on_accept: bool = False,
-        accept_workers: int = 1,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -126,10 +125,7 @@ class InboxProcessor:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._accepting: list[tuple[list[RawUpdate], asyncio.Future[list[bool]]]] = []
-        self._accept_tasks: set[asyncio.Task[None]] = set()
-        # Group commits under way at once: 1 on SQLite (one writer); more on PostgreSQL, whose
-        # transactions wait on the network and run side by side.
-        self._accept_workers = accept_workers
+        self._accept_task: asyncio.Task[None] | None = None
         #: Called with the updates whose processing has just been committed (benchmarks time
         #: "request to committed outbox" with it).
         self.on_committed: Callable[[Sequence[InboxItem]], None] | None = None
@@ -149,10 +145,8 @@ class InboxProcessor:
         """
         waiter: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
         self._accepting.append((list(updates), waiter))
-        if len(self._accept_tasks) < self._accept_workers:
-            task = asyncio.create_task(self._accept_batches())
-            self._accept_tasks.add(task)
-            task.add_done_callback(self._accept_tasks.discard)
+        if self._accept_task is None:
+            self._accept_task = asyncio.create_task(self._accept_batches())
         return await waiter
 
     async def _accept_batches(self) -> None:
@@ -175,9 +169,7 @@ class InboxProcessor:
                 for (_, waiter), fresh in zip(batch, results, strict=True):
                     _settle(waiter, fresh)
         finally:
-            # At once (not by the done callback, run later): an `accept` from now on starts
-            # a task of its own.
-            self._accept_tasks.discard(asyncio.current_task())
+            self._accept_task = None
 
     async def _store(
         self, deliveries: Sequence[Sequence[RawUpdate]], *, process: bool

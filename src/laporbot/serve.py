@@ -142,10 +142,6 @@ SWEEPS: list[Sweep] = [
 ]
 
 
-#: Group commits (store and process deliveries) under way at once on PostgreSQL.
-ACCEPT_WORKERS = 3
-
-
 class _PrintedAdapter:
     """The terminal chat (`laporbot chat`) shows its replies itself; a row it left in the
     outbox has nothing more to deliver."""
@@ -285,7 +281,6 @@ class Service:
             status_hooks=self._status_hooks(whatsapp),
             handle_batch=self._handle_batch,
             process_on_accept=True,
-            accept_workers=1 if self._engine.dialect.name == "sqlite" else ACCEPT_WORKERS,
         )
         await self._start_http(whatsapp)
         self._spawn(self.inbox.run(), "inbox")
