@@ -21,7 +21,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ColumnClause
 
 from laporbot.db._sql import prebuilt
@@ -132,7 +131,7 @@ async def save(session: AsyncSession, conversation: ConversationSession) -> Conv
     return conversation
 
 
-# What a turn of the conversation writes (`update_turn`).
+# What a turn of the conversation writes (`write_turns`, with the status).
 TURN_COLUMNS = (
     "chat_id",
     "flow",
@@ -144,27 +143,6 @@ TURN_COLUMNS = (
     "nudge_at",
     "expires_at",
 )
-
-
-async def update_turn(
-    session: AsyncSession, conversation: ConversationSession, values: Mapping[str, Any]
-) -> None:
-    """Write a turn's `values` (every one of `TURN_COLUMNS`) to a stored `conversation`: one
-    prebuilt UPDATE, and the object holds them as saved. Every citizen message does this; the
-    ORM's flush of the same change costs several times more."""
-    stmt = prebuilt(session, "sessions.update_turn", _update_turn)
-    await session.execute(stmt, {"row_id": conversation.id, **values})
-    for name in TURN_COLUMNS:
-        set_committed_value(conversation, name, values[name])
-
-
-def _update_turn(_dialect: str) -> Update:
-    table = cast(Table, ConversationSession.__table__)
-    return (
-        update(table)
-        .where(table.c.id == bindparam("row_id"))
-        .values({name: bindparam(name) for name in TURN_COLUMNS})
-    )
 
 
 async def write_turns(
