@@ -23,14 +23,10 @@ DEFAULT_LEASE = timedelta(minutes=5)
 
 async def accept(session: AsyncSession, update_: RawUpdate, now: datetime) -> bool:
     """Store one update; False when it was already stored (a redelivery)."""
-    params = {
-        "channel": update_.channel,
-        "platform_id": update_.platform_id,
-        "received_at": now,
-        "payload": update_.payload,
-    }
     stmt = prebuilt(session, "inbox.accept", _accept)
-    return (await session.execute(stmt, params)).scalar_one_or_none() is not None
+    return (
+        await session.execute(stmt, _params([update_], now)[0])
+    ).scalar_one_or_none() is not None
 
 
 async def accept_many(
@@ -40,15 +36,7 @@ async def accept_many(
     redelivery, or the same update earlier in `updates`)."""
     if not updates:
         return []
-    rows = [
-        {
-            "channel": item.channel,
-            "platform_id": item.platform_id,
-            "received_at": now,
-            "payload": item.payload,
-        }
-        for item in updates
-    ]
+    rows = _params(updates, now)
     result = await session.execute(prebuilt(session, "inbox.accept_many", _accept_many), rows)
     stored = {(channel, platform_id) for channel, platform_id in result.all()}
     fresh = []
@@ -72,17 +60,7 @@ async def accept_claimed(
     same update earlier in `updates`)."""
     if not updates:
         return []
-    rows = [
-        {
-            "channel": item.channel,
-            "platform_id": item.platform_id,
-            "received_at": now,
-            "payload": item.payload,
-            "worker": worker,
-            "until": until,
-        }
-        for item in updates
-    ]
+    rows = _params(updates, now, worker=worker, until=until)
     stmt = prebuilt(session, "inbox.accept_claimed", _accept_claimed)
     ids = {
         (channel, platform_id): id_
@@ -113,22 +91,23 @@ async def accept_claimed(
 
 def _accept_claimed(dialect: str) -> Any:
     table = InboxItem.__table__.c
-    insert = (
-        dialect_insert(dialect, InboxItem.__table__)
-        .values(
-            channel=bindparam("channel"),
-            platform_id=bindparam("platform_id"),
-            received_at=bindparam("received_at"),
-            payload=bindparam("payload"),
-            status="pending",
-            attempts=1,
-            claimed_by=bindparam("worker"),
-            claimed_until=bindparam("until"),
-        )
-        .on_conflict_do_nothing(index_elements=[table.channel, table.platform_id])
-        .returning(table.id, table.channel, table.platform_id)
+    return _insert_pending(dialect, claimed=True).returning(
+        table.id, table.channel, table.platform_id
     )
-    return insert
+
+
+def _params(updates: Sequence[RawUpdate], now: datetime, **extra: object) -> list[dict[str, Any]]:
+    """The parameters of `_insert_pending` for `updates` (with `extra` ones)."""
+    return [
+        {
+            "channel": item.channel,
+            "platform_id": item.platform_id,
+            "received_at": now,
+            "payload": item.payload,
+            **extra,
+        }
+        for item in updates
+    ]
 
 
 async def any_waiting(session: AsyncSession, now: datetime) -> bool:
@@ -165,18 +144,27 @@ def _accept(dialect: str) -> Any:
     return _insert_pending(dialect).returning(InboxItem.__table__.c.id)
 
 
-def _insert_pending(dialect: str) -> Any:
+def _insert_pending(dialect: str, *, claimed: bool = False) -> Any:
+    """INSERT of a new update (ON CONFLICT: a redelivery inserts nothing); `claimed`: as
+    claimed by the `worker` parameter until `until`, its first attempt counted."""
     table = InboxItem.__table__.c
+    values: dict[str, Any] = {
+        "channel": bindparam("channel"),
+        "platform_id": bindparam("platform_id"),
+        "received_at": bindparam("received_at"),
+        "payload": bindparam("payload"),
+        "status": "pending",
+        "attempts": 0,
+    }
+    if claimed:
+        values |= {
+            "attempts": 1,
+            "claimed_by": bindparam("worker"),
+            "claimed_until": bindparam("until"),
+        }
     return (
         dialect_insert(dialect, InboxItem.__table__)
-        .values(
-            channel=bindparam("channel"),
-            platform_id=bindparam("platform_id"),
-            received_at=bindparam("received_at"),
-            payload=bindparam("payload"),
-            status="pending",
-            attempts=0,
-        )
+        .values(**values)
         .on_conflict_do_nothing(index_elements=[table.channel, table.platform_id])
     )
 
