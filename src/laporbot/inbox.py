@@ -38,7 +38,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol, cast
 
@@ -359,15 +359,8 @@ class InboxProcessor:
             if outcome is None:
                 continue  # left for one by one
             if isinstance(outcome, BaseException):
-                log.error(
-                    "inbox %s: processing failed (attempt %s)",
-                    item.id,
-                    item.attempts,
-                    exc_info=outcome,
-                )
-                retry_at = await self._retry_or_fail(session, item, _short(outcome), None)
-                held[(message.channel, message.chat_id)] = retry_at
-                results[item.id] = "later"
+                chat = (message.channel, message.chat_id)
+                results[item.id] = await self._failed(session, item, outcome, {chat}, held)
             else:
                 results[item.id] = "done"
         return results
@@ -395,12 +388,26 @@ class InboxProcessor:
                 for message in messages:
                     await self._handle(session, message, now)
         except Exception as exc:
-            log.exception("inbox %s: processing failed (attempt %s)", item.id, item.attempts)
-            retry_at = await self._retry_or_fail(session, item, _short(exc), None)
-            for chat in chats:
-                held[chat] = retry_at
-            return "later"
+            return await self._failed(session, item, exc, chats, held)
         return "done"
+
+    async def _failed(
+        self,
+        session: AsyncSession,
+        item: InboxItem,
+        error: BaseException,
+        chats: Collection[tuple[str, str]],
+        held: dict[tuple[str, str], datetime | None],
+    ) -> str:
+        """An update whose processing failed (its writes rolled back): retried after a
+        backoff, or failed for good; its chats' later updates in the batch wait behind it."""
+        log.error(
+            "inbox %s: processing failed (attempt %s)", item.id, item.attempts, exc_info=error
+        )
+        retry_at = await self._retry_or_fail(session, item, _short(error), None)
+        for chat in chats:
+            held[chat] = retry_at
+        return "later"
 
     async def process_pending(self, limit: int = 1000) -> int:
         """Process pending updates until none is left (or about `limit`); returns how many
