@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from laporbot.db import direct
 from laporbot.db._sql import dialect_insert, prebuilt
 from laporbot.db.models import Contact
 
@@ -89,8 +90,8 @@ async def touch_many(
         }
         for (channel, user), chat in sorted(latest.items())
     ]
-    result = await session.execute(prebuilt(session, "contacts.touch_many", _upsert), params)
-    return {(row["channel"], row["platform_user_id"]): dict(row) for row in result.mappings()}
+    found = await direct.dicts(session, "contacts.touch_many", _upsert, params)
+    return {(row["channel"], row["platform_user_id"]): row for row in found}
 
 
 async def find_many(
@@ -115,7 +116,7 @@ async def set_locales(session: AsyncSession, locales: Mapping[int, str | None]) 
     """Store the language of many contacts (contact id to locale), one statement."""
     if locales:
         rows = [{"contact_id": key, "locale": value} for key, value in sorted(locales.items())]
-        await session.execute(prebuilt(session, "contacts.set_locales", _set_locales), rows)
+        await direct.execute(session, "contacts.set_locales", _set_locales, rows)
 
 
 def _set_locales(_dialect: str) -> Any:

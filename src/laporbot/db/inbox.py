@@ -15,6 +15,7 @@ from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from laporbot.channels.base import RawUpdate
+from laporbot.db import direct
 from laporbot.db._sql import dialect_insert, prebuilt
 from laporbot.db.models import InboxItem
 
@@ -61,11 +62,8 @@ async def accept_claimed(
     if not updates:
         return []
     rows = _params(updates, now, worker=worker, until=until)
-    stmt = prebuilt(session, "inbox.accept_claimed", _accept_claimed)
-    ids = {
-        (channel, platform_id): id_
-        for id_, channel, platform_id in await session.execute(stmt, rows)
-    }
+    returned = await direct.rows(session, "inbox.accept_claimed", _accept_claimed, rows)
+    ids = {(channel, platform_id): id_ for id_, channel, platform_id in returned}
     found: list[InboxItem | None] = []
     for item in updates:
         id_ = ids.pop((item.channel, item.platform_id), None)
@@ -115,8 +113,7 @@ async def any_waiting(session: AsyncSession, now: datetime) -> bool:
     processed, or left by a dead process). Updates given back to be retried later do not
     count. A new update may be processed at once only when none is waiting (a chat's
     updates in order)."""
-    stmt = prebuilt(session, "inbox.any_waiting", _any_waiting)
-    return (await session.scalar(stmt, {"now": now})) is not None
+    return bool(await direct.rows(session, "inbox.any_waiting", _any_waiting, {"now": now}))
 
 
 def _any_waiting(_dialect: str) -> Any:
@@ -231,8 +228,8 @@ async def mark_done(session: AsyncSession, item_id: int, now: datetime) -> None:
 
 async def mark_done_many(session: AsyncSession, item_ids: Sequence[int], now: datetime) -> None:
     """The updates were processed (one statement for a batch)."""
-    stmt = prebuilt(session, "inbox.mark_done_many", _mark_done_many)
-    await session.execute(stmt, {"ids": list(item_ids), "now": now})
+    params = {"ids": list(item_ids), "now": now}
+    await direct.execute(session, "inbox.mark_done_many", _mark_done_many, params)
 
 
 def _mark_done_many(_dialect: str) -> Any:

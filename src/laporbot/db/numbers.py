@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from laporbot.db import direct
 from laporbot.db._sql import dialect_insert, prebuilt
 from laporbot.db.models import NumberCounter
 
@@ -45,10 +46,9 @@ async def next_values(session: AsyncSession, steps: Mapping[str, int]) -> dict[s
     overlapping sets take their row locks in the same order (no deadlock)."""
     if not steps:
         return {}
-    stmt = prebuilt(session, "numbers.bump_many", _bump_many_statement)
     rows = [{"name": name, "step": steps[name]} for name in sorted(steps)]
-    result = await session.execute(stmt, rows)
-    return {name: int(value) for name, value in result.all()}
+    found = await direct.rows(session, "numbers.bump_many", _bump_many_statement, rows)
+    return {name: int(value) for name, value in found}
 
 
 def _bump_many_statement(dialect: str) -> Any:

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 
+from laporbot.db import direct
 from laporbot.db._sql import prebuilt
 from laporbot.db.models import ConversationSession
 
@@ -66,12 +67,11 @@ async def load_active_many(
         "channels": sorted({channel for channel, _ in wanted}),
         "users": sorted({user for _, user in wanted}),
     }
-    result = await session.execute(prebuilt(session, "sessions.load_many", _load_many), params)
     rows = {}
-    for row in result.mappings():
+    for row in await direct.dicts(session, "sessions.load_many", _load_many, params):
         key = (row["channel"], row["user_id"])
         if key in wanted:
-            rows[key] = dict(row)
+            rows[key] = row
     return rows
 
 
@@ -155,9 +155,9 @@ async def write_turns(
     statement each. Updates go first: a session ended there frees its user for a new active
     one inserted after it (one active session per user)."""
     if updates:
-        await session.execute(prebuilt(session, "sessions.write_turns", _write_turns), updates)
+        await direct.execute(session, "sessions.write_turns", _write_turns, updates)
     if inserts:
-        await session.execute(prebuilt(session, "sessions.insert_many", _insert_many), inserts)
+        await direct.execute(session, "sessions.insert_many", _insert_many, inserts)
 
 
 def _write_turns(_dialect: str) -> Update:
@@ -170,7 +170,8 @@ def _write_turns(_dialect: str) -> Update:
 
 
 def _insert_many(_dialect: str) -> Insert:
-    return insert(cast(Table, ConversationSession.__table__))
+    table = cast(Table, ConversationSession.__table__)
+    return insert(table).values({c.name: bindparam(c.name) for c in table.c if c.name != "id"})
 
 
 async def end(

@@ -34,6 +34,14 @@ _WAITING_STATEMENTS = ("BEGIN", "COMMIT", "END", "ROLLBACK", "PRAGMA", "VACUUM")
 class InlineConnection(aiosqlite.Connection):
     """`aiosqlite.Connection` running a transaction's statements on the calling thread."""
 
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The sqlite3 connection, for statements run inline by `db.direct` (inside a
+        transaction, whose write lock is held: nothing waits)."""
+        if self._connection is None:
+            raise ValueError("the connection is closed")
+        return self._connection
+
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if self._connection is None or _may_wait(fn, args):
             return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]

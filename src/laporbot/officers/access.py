@@ -14,6 +14,7 @@ from typing import Any, Literal
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from laporbot.db import direct
 from laporbot.db._sql import prebuilt
 from laporbot.db.models import Case, Officer
 from laporbot.errors import PermissionDenied
@@ -127,9 +128,8 @@ async def bound_users(session: AsyncSession, user_ids: Collection[str]) -> set[s
     for a batch of updates (`bindings_of` asks for one user)."""
     if not user_ids:
         return set()
-    stmt = prebuilt(session, "officers.bound_users", _bound_users)
-    found = await session.scalars(stmt, {"users": sorted(user_ids)})
-    return set(found.all())
+    params = {"users": sorted(user_ids)}
+    return set(await direct.scalars(session, "officers.bound_users", _bound_users, params))
 
 
 def _bound_users(_dialect: str) -> Select[Any]:

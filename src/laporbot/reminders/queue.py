@@ -20,7 +20,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from laporbot.db._sql import prebuilt
+from laporbot.db import direct
 from laporbot.db.models import OutboxMessage
 from laporbot.db.numbers import next_values
 from laporbot.db.outbox import to_payload
@@ -55,9 +55,7 @@ async def enqueue_many(
     if not items:
         return 0
     keys = [item.dedup_key for item in items]
-    queued = set(
-        (await session.scalars(prebuilt(session, "outbox.queued", _queued), {"keys": keys})).all()
-    )
+    queued = set(await direct.scalars(session, "outbox.queued", _queued, {"keys": keys}))
     fresh = [item for item in items if item.dedup_key not in queued]
     # Group messages are screened here, where their rows are made, as `db.outbox.enqueue` does.
     screened = await screen_group_messages(
@@ -98,7 +96,7 @@ async def enqueue_many(
                 }
             )
     if rows:
-        await session.execute(prebuilt(session, "outbox.insert", _insert), rows)
+        await direct.execute(session, "outbox.insert", _insert, rows)
     return len(rows)
 
 
@@ -107,5 +105,21 @@ def _queued(_dialect: str) -> Any:
     return select(table.dedup_key).where(table.dedup_key.in_(bindparam("keys", expanding=True)))
 
 
+#: The columns `enqueue_many` gives (`db.direct` applies no Python-side defaults).
+_INSERTED = (
+    "channel",
+    "chat_id",
+    "seq",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "dedup_key",
+    "case_id",
+)
+
+
 def _insert(_dialect: str) -> Any:
-    return insert(cast(Table, OutboxMessage.__table__))
+    table = cast(Table, OutboxMessage.__table__)
+    return insert(table).values({name: bindparam(name) for name in _INSERTED})
