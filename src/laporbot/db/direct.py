@@ -28,7 +28,6 @@ import re
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exc
@@ -139,8 +138,6 @@ def _prepare(statement: Any, dialect: Dialect) -> _Compiled:
     for name in compiled.positiontup:
         bind = compiled.binds[name]
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        if _python_type(bind.type) is datetime:
-            process = _remembering(process)
         default = None if bind.required else bind.effective_value
         binds.append(_Bind(name, process, name in expanding, default))
     columns = list(statement.exported_columns)
@@ -152,32 +149,6 @@ def _prepare(statement: Any, dialect: Dialect) -> _Compiled:
         keys=[column.key for column in columns],
         results=results if any(p is not None for p in results) else None,
     )
-
-
-def _python_type(type_: Any) -> type | None:
-    try:
-        return type_.python_type  # type: ignore[no-any-return]
-    except NotImplementedError:
-        return None
-
-
-def _remembering(process: _Processor) -> _Processor:
-    """`process` (of a datetime: immutable) with its last value remembered: a batch binds
-    the same `now` in many rows and statements, and each costs two conversions."""
-    if process is None:
-        return None
-    last: list[Any] = [_UNSET, None]
-
-    def remembered(value: Any) -> Any:
-        if value is not last[0]:
-            last[1] = process(value)
-            last[0] = value
-        return last[1]
-
-    return remembered
-
-
-_UNSET = object()
 
 
 def _as_any(sql: str, compiled: Any, dialect: Dialect, plain: int) -> str:
