@@ -19,14 +19,16 @@ up and writes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from laporbot.db import agencies as agency_rows
 from laporbot.db import cases as case_rows
@@ -115,7 +117,8 @@ class _Person:
     locale: str | None
     stored_locale: str | None
     active: _Row | None
-    contact: Contact | None = None  # the ORM object, loaded for an action only
+    row: Mapping[str, Any]  # the contact as the batch read it
+    contact: Contact | None = None  # the ORM object, made for an action only
 
 
 @dataclass(slots=True)
@@ -141,7 +144,9 @@ class _Batch:
 
     def person(self, contact: Mapping[str, Any], active: _Row | None) -> _Person:
         locale = contact["locale"]
-        person = _Person(contact["id"], contact["platform_user_id"], locale, locale, active)
+        person = _Person(
+            contact["id"], contact["platform_user_id"], locale, locale, active, contact
+        )
         self.people.append(person)
         if active is not None:
             self.rows.append(active)
@@ -194,6 +199,13 @@ class Intake:
     reminders: ReminderService | None = None
     case_hooks: list[CaseHook] = field(default_factory=list)
     complaint_hooks: list[ComplaintHook] = field(default_factory=list)
+    #: Agency codes whose rows are committed (`agencies_stored`): a case of theirs needs no
+    #: upsert of its agency first. Rows of agencies are never deleted.
+    stored_agencies: set[str] = field(default_factory=set)
+
+    def agencies_stored(self, codes: Iterable[str]) -> None:
+        """The agencies' rows are committed (the service syncs them all at start)."""
+        self.stored_agencies.update(codes)
 
     def __post_init__(self) -> None:
         if self.flows.places is None:
@@ -383,9 +395,17 @@ class Intake:
 
     async def _contact(self, batch: _Batch, person: _Person) -> Contact:
         if person.contact is None:
-            contact = await batch.db.get(Contact, person.contact_id, populate_existing=True)
-            if contact is None:  # pragma: no cover - touched in this very transaction
-                raise NotFound("contact", str(person.contact_id))
+            db = batch.db
+            if identity_key(Contact, person.contact_id) in db.sync_session.identity_map:
+                contact = await db.get(Contact, person.contact_id, populate_existing=True)
+                if contact is None:  # pragma: no cover - touched in this very transaction
+                    raise NotFound("contact", str(person.contact_id))
+            else:
+                # Made from the row this batch wrote and read back (no SELECT): loaded as if
+                # queried, so a flush writes only what the action changes.
+                contact = Contact(**person.row)
+                make_transient_to_detached(contact)
+                db.add(contact)
             person.contact = contact
         return person.contact
 
@@ -471,7 +491,8 @@ class Intake:
         return AreaMatch("no_office", None, "none")
 
     async def _ensure_agency(self, db: AsyncSession, agency: Agency) -> None:
-        await agency_rows.sync_agencies(db, [(agency.code, agency.name, agency.time_zone)])
+        if agency.code not in self.stored_agencies:
+            await agency_rows.sync_agencies(db, [(agency.code, agency.name, agency.time_zone)])
 
     async def open_case(
         self, db: AsyncSession, contact: Contact, action: OpenCase, now: datetime

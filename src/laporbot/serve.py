@@ -361,6 +361,7 @@ class Service:
         agencies = [(a.code, a.name, a.time_zone) for a in self.intake.registry.agencies]
         async with self.sessions() as db, db.begin():
             await agency_rows.sync_agencies(db, agencies)
+        self.intake.agencies_stored(code for code, _, _ in agencies)
 
     def _whatsapp_sender(self) -> ChannelSender | None:
         settings = self.settings

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from laporbot.db import agencies as agency_rows
 from laporbot.db.models import Case, Contact, ConversationSession, OutboxMessage
 from laporbot.intake import Intake
 from laporbot.messages import InboundMessage
@@ -17,6 +18,7 @@ from laporbot.settings import Settings
 from tests.db.conftest import Store
 
 NOW = datetime(2026, 3, 24, 2, 0, tzinfo=UTC)
+LATER = datetime(2026, 3, 24, 2, 5, tzinfo=UTC)
 
 # A Bintan report in Indonesian, as citizens type it (tests/flows/test_intake.py).
 REPORT = [
@@ -213,3 +215,55 @@ async def test_a_lapsed_conversation_is_expired_and_a_new_one_starts(
         ("main", "active"),
     ]
     assert state["sessions"][0][4] == {}  # an expired conversation keeps no answers
+
+
+async def test_an_opened_case_records_consent_on_the_contact_the_batch_read(
+    store: Store,
+) -> None:
+    """The action's contact is made from the row the batch wrote (no SELECT), or taken from
+    the session when already loaded there; either way only what the action changes is
+    written, and known agencies are not written again."""
+    intake = Intake.from_settings(Settings())
+    agencies = [(a.code, a.name, a.time_zone) for a in intake.registry.agencies]
+    written: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        written.append(statement)
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", record)
+    for user, preload in (("fresh", False), ("loaded", True)):
+        async with store.sessionmaker() as db, db.begin():
+            await intake.handle_batch(db, script(user, REPORT[:13]), NOW)
+        written.clear()
+        async with store.sessionmaker() as db, db.begin():
+            # Held here: the session keeps only objects referenced elsewhere.
+            held = (
+                await db.scalar(select(Contact).where(Contact.platform_user_id == user))
+                if preload
+                else None
+            )
+            outcomes = await intake.handle_batch(db, script(user, REPORT[13:]), LATER)
+            assert held is None or held.consent_at == LATER
+        assert all(isinstance(outcome, list) for outcome in outcomes)
+        assert sum("INSERT INTO agencies" in s for s in written) == 1  # not known as stored
+        # Loaded already (by the first SELECT): read again with the session's own `get`.
+        assert sum(s.startswith("SELECT contacts.") for s in written) == (2 if preload else 0)
+        async with store.sessionmaker() as db:
+            contact = (
+                await db.scalars(select(Contact).where(Contact.platform_user_id == user))
+            ).one()
+            assert contact.consent_at == LATER
+            assert contact.locale == "id"
+            assert contact.last_inbound_at == LATER
+        assert (await stored_state(store.sessionmaker, user))["cases"]
+
+    async with store.sessionmaker() as db, db.begin():
+        await agency_rows.sync_agencies(db, agencies)
+    intake.agencies_stored(code for code, _, _ in agencies)
+    async with store.sessionmaker() as db, db.begin():
+        await intake.handle_batch(db, script("third", REPORT[:13]), NOW)
+    written.clear()
+    async with store.sessionmaker() as db, db.begin():
+        await intake.handle_batch(db, script("third", REPORT[13:]), LATER)
+    assert not any("INSERT INTO agencies" in s for s in written)
+    assert (await stored_state(store.sessionmaker, "third"))["cases"]
