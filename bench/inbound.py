@@ -14,9 +14,10 @@ does not share the server's event loop.
   after the other (the next once the previous one is answered, as Telegram delivers a chat's
   updates in order); updates / (first request sent .. last update done). "Done" is, for aiogram,
   the webhook answered; for laporbot, the update's conversation state and outbox rows committed.
-- Latency: open loop at a fixed rate (500/s), whatever the answers; the citizens start at
-  random moments (seeded) and go through their steps at an even pace, so the updates of any
-  moment are a mix of all steps, as when people arrive one after another (`open_order`).
+- Latency: open loop, whatever the answers: citizens arrive at random moments (seeded) and go
+  through their steps at an even pace, so that in the steady window the load is 500 updates/s
+  of every step mixed, as when people arrive one after another (`open_schedule`); the figures
+  are of the updates sent in that window (`all` keeps those of the whole run, ramps included).
   Latency of an update = the
   wall-clock time its processing transaction committed (taken in the server process by the
   inbox's `on_committed` hook, right after the commit returned) minus the wall-clock time the
@@ -51,6 +52,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -172,15 +174,15 @@ async def _loadgen(
 
             await asyncio.gather(*(citizen_worker() for _ in range(CONNECTIONS)))
         else:
-            # Open loop: one request every 1/rate seconds, in `open_order`; a citizen's next
-            # update still waits for the previous one's answer (Telegram's order).
-            order = open_order(plan)
+            # Open loop: each request at its moment in `open_schedule`, whatever the answers;
+            # a citizen's next update still waits for the previous one's answer (Telegram's
+            # order).
             last: dict[int, asyncio.Task[None]] = {}
             tasks = []
             loop = asyncio.get_running_loop()
             start = loop.time()
-            for index, update in enumerate(order):
-                delay = start + index / rate - loop.time()
+            for offset, update in open_schedule(plan, rate).moments:
+                delay = start + offset - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 user = _user_of(update)
@@ -192,20 +194,31 @@ async def _loadgen(
     return {"sent": sent, "acked": acked, "errors": errors}
 
 
-def open_order(plan: list[list[dict[str, Any]]], seed: int = 7) -> list[dict[str, Any]]:
-    """The open loop's sending order: citizens start at random moments (seeded) and answer
-    their steps at an even pace, as people arriving one after another do, so at any moment
-    the updates are a mix of every step of the conversation (menu presses, typed answers,
-    confirmations that open a case), each citizen's in order."""
+@dataclass(frozen=True)
+class Schedule:
+    """When the open loop sends each update, and which updates it measures."""
+
+    moments: list[tuple[float, dict[str, Any]]]  # (seconds from the start, update), in order
+    steady: tuple[float, float]  # the window (seconds) in which the load is steady
+
+
+def open_schedule(plan: list[list[dict[str, Any]]], rate: float, seed: int = 7) -> Schedule:
+    """The open loop: citizens arrive at random moments (seeded, uniform over a span `W`)
+    and answer their steps at an even pace, each conversation taking `W / 2`, as people
+    arriving one after another do. Once the first arrivals are half way (`W / 2`) and until
+    the last one arrives (`W`), the number of conversations under way is steady, and so is
+    the mix of steps (menu presses, typed answers, confirmations that open a case, each
+    1 in 15) and the rate: `rate` updates per second. Latency is measured on the updates
+    sent in that window; the ramp before and after it carries a lighter load."""
     rng = random.Random(seed)
-    keyed = []
+    span = len(plan) * len(SCRIPT) / rate  # W: arrivals over it give `rate` when steady
+    pace = span / 2 / (len(SCRIPT) - 1)
+    moments = []
     for citizen in plan:
-        start = rng.uniform(0, len(plan))
-        keyed.extend(
-            (start + step * 0.5 * len(plan) / len(SCRIPT), u) for step, u in enumerate(citizen)
-        )
-    keyed.sort(key=lambda pair: pair[0])
-    return [update for _, update in keyed]
+        start = rng.uniform(0, span)
+        moments.extend((start + step * pace, update) for step, update in enumerate(citizen))
+    moments.sort(key=lambda pair: pair[0])
+    return Schedule(moments, (span / 2, span))
 
 
 async def _after(previous: asyncio.Task[None] | None, work: Any) -> None:
@@ -429,13 +442,27 @@ async def _phase(
         finished = {u: acked[u] for u in ids}
     first = min(sent[u] for u in ids)
     last = max(finished[u] for u in ids)
-    return {
+    figures = {
         "updates": len(ids),
         "seconds": last - first,
         "per_second": len(ids) / (last - first),
         "latencies": [finished[u] - sent[u] for u in ids],
         "ack_latencies": [acked[u] - sent[u] for u in ids],
     }
+    if mode == "open":
+        # The steady window: the updates scheduled in it, and the rate they were sent at.
+        schedule = open_schedule(plan, rate)
+        begin, end = schedule.steady
+        steady = [u["update_id"] for at, u in schedule.moments if begin <= at < end] or ids
+        window = max(sent[u] for u in steady) - min(sent[u] for u in steady)
+        figures |= {
+            "all_latencies": figures["latencies"],
+            "latencies": [finished[u] - sent[u] for u in steady],
+            "ack_latencies": [acked[u] - sent[u] for u in steady],
+            "updates": len(steady),
+            "per_second": len(steady) / window if window > 0 else 0.0,
+        }
+    return figures
 
 
 async def _measure(
@@ -465,6 +492,7 @@ async def _measure(
         "latency_updates": latency["updates"],
         **_latency_summary(latency["latencies"]),
         "ack": _latency_summary(latency["ack_latencies"]),
+        "all": _latency_summary(latency["all_latencies"]),
     }
 
 
@@ -526,7 +554,7 @@ def run(
     tiny: bool = False,
     postgres_url: str | None = None,
     rate: float = 500.0,
-    seconds: float = 10.0,
+    seconds: float = 12.0,
 ) -> dict[str, Any]:
     """Measure the bare aiogram baseline and laporbot on SQLite (and PostgreSQL when
     `postgres_url`, else LAPORBOT_TEST_POSTGRES_URL, is set); returns the figures by name."""
@@ -561,7 +589,9 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="a smoke run")
     parser.add_argument("--url", help="PostgreSQL URL (its database is wiped)")
     parser.add_argument("--rate", type=float, default=500.0, help="open-loop rate, updates/s")
-    parser.add_argument("--seconds", type=float, default=10.0, help="open-loop duration")
+    parser.add_argument(
+        "--seconds", type=float, default=12.0, help="open loop: updates = rate x seconds"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
