@@ -209,3 +209,13 @@ async def test_an_update_with_many_sets_and_an_empty_list_of_sets(store: Store) 
             "A2",
             "B2",
         ]
+
+
+async def test_a_parameter_not_given_is_an_error_not_a_null(store: Store) -> None:
+    async with store.sessionmaker() as session, session.begin():
+        with pytest.raises(KeyError, match="name"):
+            await direct.execute(session, "test.add_agency", _add_agency, {"code": "x"})
+        # insert_all binds every column but the key, by name.
+        table = cast(Table, Agency.__table__)
+        stmt = direct.insert_all(table)
+        assert sorted(stmt.compile().params) == ["code", "name", "time_zone"]

@@ -10,10 +10,10 @@ from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Insert, Table, insert, select
+from sqlalchemy import Insert, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from laporbot.db._sql import prebuilt
+from laporbot.db import direct
 from laporbot.db.agencies import get_agency
 from laporbot.db.models import Case, CaseEvent
 from laporbot.db.numbers import CASE_PREFIX, allocate_number
@@ -107,11 +107,11 @@ async def append_event(
         "kind": kind,
         "data": dict(data or {}),
     }
-    await session.execute(prebuilt(session, "cases.append_event", _event_insert), row)
+    await direct.execute(session, "cases.append_event", _event_insert, row)
 
 
 def _event_insert(_dialect: str) -> Insert:
-    return insert(cast(Table, CaseEvent.__table__))
+    return direct.insert_all(cast(Table, CaseEvent.__table__))
 
 
 async def events_of(session: AsyncSession, case_id: int) -> list[CaseEvent]:

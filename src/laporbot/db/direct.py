@@ -28,10 +28,10 @@ import re
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import exc
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Table, bindparam, exc, insert
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Insert
 
@@ -49,7 +49,7 @@ class _Bind:
     name: str
     process: _Processor
     expanding: bool
-    default: Any  # the compiled literal value, for binds the caller does not give
+    default: Any  # the compiled literal value, or _REQUIRED: the caller gives it
 
 
 @dataclass(slots=True)
@@ -73,7 +73,7 @@ class _Compiled:
         values: list[Any] = []
         tail: list[Any] = []  # PostgreSQL: the expanding arrays come last ($m+1, ...)
         for bind in self.binds:
-            value = params.get(bind.name, bind.default)
+            value = params[bind.name] if bind.default is _REQUIRED else bind.default
             process = bind.process
             if bind.expanding:
                 items = [process(v) for v in value] if process is not None else list(value)
@@ -92,6 +92,8 @@ class _Compiled:
         lengths = tuple(len(params[b.name]) for b in self.binds if b.expanding)
         sql = self.expanded.get(lengths)
         if sql is None:
+            if len(self.expanded) >= _MAX_EXPANDED:
+                self.expanded.clear()
             sizes = iter(lengths)
             sql = _EXPANDING.sub(lambda _m: ", ".join("?" * next(sizes)), self.sql)
             self.expanded[lengths] = sql
@@ -106,7 +108,18 @@ class _Compiled:
         )
 
 
+_REQUIRED = object()
 _COMPILED: dict[tuple[str, str], _Compiled] = {}
+#: SQLite keeps the SQL of at most this many list lengths per statement.
+_MAX_EXPANDED = 256
+
+
+def insert_all(table: Table) -> Insert:
+    """An INSERT of every column but an autoincrement primary key, each bound by its name
+    (a direct INSERT names its values)."""
+    return insert(table).values(
+        {c.name: bindparam(c.name) for c in table.c if not (c.primary_key and c.autoincrement)}
+    )
 
 
 def _compile(session: AsyncSession, name: str, build: Callable[[str], Any]) -> _Compiled:
@@ -138,7 +151,7 @@ def _prepare(statement: Any, dialect: Dialect) -> _Compiled:
     for name in compiled.positiontup:
         bind = compiled.binds[name]
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        default = None if bind.required else bind.effective_value
+        default = _REQUIRED if bind.required else bind.effective_value
         binds.append(_Bind(name, process, name in expanding, default))
     columns = list(statement.exported_columns)
     results = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
@@ -173,19 +186,21 @@ async def _flush_pending(session: AsyncSession) -> None:
         await session.flush()
 
 
-async def _driver_of(session: AsyncSession) -> Any:
-    """The pooled connection (driver and adapter) of the session's transaction, begun if it
-    was not. Kept for the innermost transaction, since asking the session costs more than a
-    statement here; a new savepoint asks again (SQLAlchemy emits SAVEPOINT only then)."""
+async def _driver_of(session: AsyncSession) -> tuple[Connection, Any]:
+    """The connection of the session's transaction and its pooled DBAPI connection (driver
+    and adapter), begun if it was not. Kept for the innermost transaction, since asking the
+    session costs more than a statement here; a new savepoint asks again (SQLAlchemy emits
+    SAVEPOINT only then)."""
     sync = session.sync_session
     current = sync.get_nested_transaction() or sync.get_transaction()
-    kept = session.info.get(_DRIVER)
-    if kept is not None and current is not None and kept[0] is current and current.is_active:
-        return kept[1]
-    connection = await session.connection()  # begins, or raises as SQLAlchemy would
-    fairy = connection.sync_connection.connection  # type: ignore[union-attr]
-    session.info[_DRIVER] = (sync.get_nested_transaction() or sync.get_transaction(), fairy)
-    return fairy
+    known = session.info.get(_DRIVER)
+    if known is not None and current is not None and known[0] is current and current.is_active:
+        return cast(tuple[Connection, Any], known[1])
+    connection = (await session.connection()).sync_connection  # begins it, or raises
+    assert connection is not None
+    kept = (connection, connection.connection)
+    session.info[_DRIVER] = (sync.get_nested_transaction() or sync.get_transaction(), kept)
+    return kept
 
 
 _DRIVER = "laporbot.direct.driver"
@@ -200,7 +215,13 @@ async def _run(
     if not sets:
         return compiled, []
     await _flush_pending(session)
-    fairy = await _driver_of(session)
+    connection, fairy = await _driver_of(session)
+    listeners = connection.dispatch.before_cursor_execute
+    if listeners:
+        # What SQLAlchemy tells `before_cursor_execute` listeners (statement counters,
+        # tracing), without a cursor or an execution context.
+        for listen in listeners:
+            listen(connection, None, compiled.sql, sets if many else sets[0], None, many)
     if compiled.dialect == "sqlite":
         driver: Any = fairy.driver_connection
         found = _run_sqlite(driver.sqlite, compiled, sets, many)
@@ -272,18 +293,18 @@ async def _run_asyncpg(
     # through it; a statement here may be the first, so it starts it the same way, under the
     # adapter's lock.
     driver = adapted.driver_connection
+    arguments = [compiled.arguments(p) for p in sets]
     async with adapted._execute_mutex:
         if adapted._transaction is None:
             await adapted._start_transaction()
         try:
             if many:
-                arguments = [compiled.arguments(p) for p in sets]
                 if not compiled.returns:
                     await driver.executemany(compiled.sql, arguments)
                     return []
                 raw = await driver.fetchmany(compiled.sql, arguments)
             else:
-                raw = await driver.fetch(compiled.sql, *compiled.arguments(sets[0]))
+                raw = await driver.fetch(compiled.sql, *arguments[0])
         except Exception as error:
             try:
                 adapted._handle_exception(error)  # raises it translated

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from laporbot.db import direct
-from laporbot.db._sql import dialect_insert, prebuilt
+from laporbot.db._sql import dialect_insert
 from laporbot.db.models import NumberCounter
 
 CASE_PREFIX = "LPR"
@@ -35,8 +35,8 @@ def _bump_statement(dialect: str) -> Any:
 async def next_value(session: AsyncSession, series: str, step: int = 1) -> int:
     """The next value of `series` (1 for a new series); with `step`, the last of the next
     `step` values (the series moves on by `step`)."""
-    stmt = prebuilt(session, "numbers.bump", _bump_statement)
-    value = (await session.execute(stmt, {"name": series, "step": step})).scalar_one()
+    params = {"name": series, "step": step}
+    (value,) = await direct.scalars(session, "numbers.bump", _bump_statement, params)
     return int(value)
 
 

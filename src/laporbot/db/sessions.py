@@ -13,7 +13,6 @@ from sqlalchemy import (
     Table,
     Update,
     bindparam,
-    insert,
     literal_column,
     or_,
     select,
@@ -170,8 +169,7 @@ def _write_turns(_dialect: str) -> Update:
 
 
 def _insert_many(_dialect: str) -> Insert:
-    table = cast(Table, ConversationSession.__table__)
-    return insert(table).values({c.name: bindparam(c.name) for c in table.c if c.name != "id"})
+    return direct.insert_all(cast(Table, ConversationSession.__table__))
 
 
 async def end(

@@ -33,10 +33,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, insert, select, update
+from sqlalchemy import Insert, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from laporbot.db._sql import prebuilt
+from laporbot.db import direct
 from laporbot.db.models import Case, Complaint, Deadline, Reminder
 from laporbot.deadlines import due_time
 from laporbot.durations import DurationUnit, parse_duration
@@ -644,7 +644,7 @@ async def _insert_reminders(session: AsyncSession, rows: list[dict[str, Any]]) -
     """Insert `rows` (of `_reminder`) with one statement, in their order; Core, not the ORM:
     nothing reads them back in this transaction through the session's identity map."""
     if rows:
-        await session.execute(prebuilt(session, "reminders.insert", _reminders_insert), rows)
+        await direct.execute(session, "reminders.insert", _reminders_insert, rows)
 
 
 async def _insert_deadlines(
@@ -663,16 +663,16 @@ async def _insert_deadlines(
         }
         for kind, at in due.items()
     ]
-    result = await session.execute(prebuilt(session, "deadlines.insert", _deadlines_insert), rows)
-    return {kind: deadline_id for deadline_id, kind in result.all()}
+    found = await direct.rows(session, "deadlines.insert", _deadlines_insert, rows)
+    return {kind: deadline_id for deadline_id, kind in found}
 
 
 def _reminders_insert(_dialect: str) -> Insert:
-    return insert(cast(Table, Reminder.__table__))
+    return direct.insert_all(cast(Table, Reminder.__table__))
 
 
 def _deadlines_insert(_dialect: str) -> Insert:
     # RETURNING the kind too: a multi-row INSERT's RETURNING order is not the rows' order on
     # SQLite, so each id is matched to its deadline by kind.
     table = cast(Table, Deadline.__table__)
-    return insert(table).returning(table.c.id, table.c.kind)
+    return direct.insert_all(table).returning(table.c.id, table.c.kind)
