@@ -345,7 +345,7 @@ class _Laporbot:
 
     async def start(self) -> None:
         from laporbot.channels.telegram.webhook import webhook_secret
-        from laporbot.serve import Service
+        from laporbot.serve import Service, freeze_startup_heap
         from laporbot.settings import Settings
 
         if self.database_url is not None:
@@ -362,6 +362,7 @@ class _Laporbot:
         self.secret = webhook_secret(settings)
         self.service = Service(settings)
         await self.service.start()
+        freeze_startup_heap()  # as `laporbot serve` does once started
         self.service.dispatcher.stop()  # delivery is measured elsewhere
         self.service.inbox.on_committed = self._record
 
