@@ -16,10 +16,15 @@ What SQLAlchemy's execution does and this does too:
   prepared statement for every length);
 - many parameter sets (a list): executemany; with RETURNING, SQLite steps the statement once
   per set and asyncpg pipelines them (`fetchmany`, one round trip); rows come back in order;
-- driver errors surface as SQLAlchemy's (`sqlalchemy.exc.IntegrityError`, ...).
+- driver errors surface as SQLAlchemy's (`sqlalchemy.exc.IntegrityError`, ...);
+- `before_cursor_execute` listeners are told of each statement (counters, tracing).
 
 What it does not: rows are tuples or dicts, never ORM objects; Python-side column defaults are
-not applied (a statement that would need one is refused when compiled: give every value).
+not applied (a statement that would need one is refused when compiled: give every value, see
+`insert_all`); a parameter not given is a `KeyError`, never NULL; `echo` does not log these.
+SQLite statements run inline on the loop thread, as `db.sqlite_inline` runs a transaction's
+statements. On PostgreSQL the transaction is begun the way SQLAlchemy's asyncpg adapter begins
+it, through the adapter's own (private) members: `tests/db/test_direct.py` checks it.
 """
 
 from __future__ import annotations
