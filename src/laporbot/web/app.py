@@ -119,18 +119,13 @@ class WebDeps:
     telegram: ChannelAdapter | None = None
     telegram_secret: str | None = None
     whatsapp: ChannelAdapter | None = None
-    # Called after updates are committed, with which were new.
-    on_accepted: Callable[[Sequence[RawUpdate], Sequence[bool]], None] | None = None
     # The state of channels that connect on their own (Telegram: "connecting", "up"), shown
     # by the health check.
     channel_states: Callable[[], Mapping[str, str]] | None = None
 
     async def accept(self, updates: Sequence[RawUpdate]) -> list[bool]:
-        """Store `updates` in the inbox (committed on return) and run `on_accepted`."""
-        fresh = await self.inbox.accept(updates)
-        if self.on_accepted is not None:
-            self.on_accepted(updates, fresh)
-        return fresh
+        """Store `updates` in the inbox (committed on return); for each, whether it was new."""
+        return await self.inbox.accept(updates)
 
 
 DEPS = web.AppKey("deps", WebDeps)
