@@ -45,7 +45,8 @@ from laporbot.channels.web import WebChatAdapter
 from laporbot.clock import Clock, SystemClock
 from laporbot.db import agencies as agency_rows
 from laporbot.db import migrate
-from laporbot.db.engine import create_engine, make_sessionmaker
+from laporbot.db.checkpoint import WalCheckpointer
+from laporbot.db.engine import create_engine, make_sessionmaker, sqlite_file
 from laporbot.i18n import Translator
 from laporbot.inbox import InboxProcessor, StatusHook
 from laporbot.intake import Intake, Outcome
@@ -191,6 +192,7 @@ class Service:
         self._ticks: set[asyncio.Task[Any]] = set()
         self._stop_event = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self._checkpointer: WalCheckpointer | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self._engine: AsyncEngine | None = None
         self._telegram: Any = None
@@ -243,8 +245,13 @@ class Service:
     async def _start(self) -> None:
         settings = self.settings
         await migrate.upgrade(settings)
-        self._engine = create_engine(settings)
+        self._engine = create_engine(settings, background_checkpoints=True)
         self.sessions = make_sessionmaker(self._engine)
+        database = sqlite_file(self._engine)
+        if database is not None:
+            # Log checkpoints off the commit path (db.checkpoint).
+            self._checkpointer = WalCheckpointer(database)
+            self._spawn(self._checkpointer.run(), "checkpoints")
         self.translator = Translator(settings.locales_dir, settings.default_locale)
         self.intake = Intake.from_settings(settings)
         # The officer side: triage posts when a case opens, handlers told of complaints, and
@@ -325,6 +332,8 @@ class Service:
             self.inbox.stop()
         if hasattr(self, "dispatcher"):
             self.dispatcher.stop()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=SHUTDOWN_GRACE_SECONDS)
             for task in pending:

@@ -17,7 +17,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 
 from laporbot.cli import main
 from laporbot.db.models import Case, InboxItem, OutboxMessage
@@ -227,3 +228,24 @@ async def test_a_taken_port_fails_start_cleanly(tmp_path: Path) -> None:
     # the database engine opened before the port was tried is closed again
     assert service._engine is None
     assert service._runner is None
+
+
+async def test_serve_checkpoints_the_sqlite_log_itself_and_leaves_none_behind(
+    tmp_path: Path,
+) -> None:
+    """Commits do not checkpoint (db.checkpoint): the service runs the checkpoints, and what
+    it wrote is in the database file once it stopped."""
+    settings = settings_for(tmp_path)
+    service = Service(settings)
+    await service.start()
+    try:
+        async with service.sessions() as db:
+            setting = await db.execute(text("PRAGMA wal_autocheckpoint"))
+            assert setting.scalar_one() == 0
+        assert "checkpoints" in {task.get_name() for task in asyncio.all_tasks()}
+    finally:
+        await service.stop()
+    assert "checkpoints" not in {task.get_name() for task in asyncio.all_tasks()}
+    database = Path(make_url(settings.sqlalchemy_url).database or "")
+    wal = database.with_name(database.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0

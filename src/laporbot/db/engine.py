@@ -28,13 +28,22 @@ from laporbot.settings import Settings
 BUSY_TIMEOUT_MS = 10_000
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(settings: Settings, *, background_checkpoints: bool = False) -> AsyncEngine:
     """Create the async engine for `settings.sqlalchemy_url` (SQLite file or PostgreSQL)."""
-    return create_engine_for_url(settings.sqlalchemy_url, echo=settings.database_echo)
+    return create_engine_for_url(
+        settings.sqlalchemy_url,
+        echo=settings.database_echo,
+        background_checkpoints=background_checkpoints,
+    )
 
 
-def create_engine_for_url(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create the async engine for a URL; the SQLite file's folder is created if missing."""
+def create_engine_for_url(
+    url: str, *, echo: bool = False, background_checkpoints: bool = False
+) -> AsyncEngine:
+    """Create the async engine for a URL; the SQLite file's folder is created if missing.
+
+    `background_checkpoints`: SQLite does not checkpoint its log inside commits; the caller
+    runs a `db.checkpoint.WalCheckpointer` (`laporbot serve` does). Ignored for PostgreSQL."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
@@ -53,7 +62,7 @@ def create_engine_for_url(url: str, *, echo: bool = False) -> AsyncEngine:
             # Statements inside a transaction run on the loop thread (see sqlite_inline).
             async_creator=partial(sqlite_inline.connect, database),
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, autocheckpoint=not background_checkpoints)
         return engine
     if backend == "postgresql":
         if parsed.get_driver_name() != "asyncpg":
@@ -62,7 +71,13 @@ def create_engine_for_url(url: str, *, echo: bool = False) -> AsyncEngine:
     raise ConfigError(f"unsupported database {url!r}: use sqlite+aiosqlite:// or postgresql://")
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def sqlite_file(engine: AsyncEngine) -> str | None:
+    """The database file of an SQLite engine (None for PostgreSQL)."""
+    url = engine.url
+    return url.database if url.get_backend_name() == "sqlite" else None
+
+
+def _configure_sqlite(engine: AsyncEngine, *, autocheckpoint: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Autocommit at the driver level: SQLAlchemy's "begin" hook below emits BEGIN itself,
@@ -74,6 +89,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
+            if not autocheckpoint:
+                cursor.execute("PRAGMA wal_autocheckpoint = 0")  # see db.checkpoint
         finally:
             cursor.close()
 
