@@ -22,7 +22,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -112,13 +112,22 @@ class _Row:
 class _Person:
     """One citizen in a batch: their contact and their active conversation, if any."""
 
-    contact_id: int
-    user_id: str
-    locale: str | None
-    stored_locale: str | None
-    active: _Row | None
     row: Mapping[str, Any]  # the contact as the batch read it
+    locale: str | None  # their language now (the row's until a turn changes it)
+    active: _Row | None
     contact: Contact | None = None  # the ORM object, made for an action only
+
+    @property
+    def contact_id(self) -> int:
+        return int(self.row["id"])
+
+    @property
+    def user_id(self) -> str:
+        return str(self.row["platform_user_id"])
+
+    @property
+    def stored_locale(self) -> str | None:
+        return cast("str | None", self.row["locale"])
 
 
 @dataclass(slots=True)
@@ -143,10 +152,7 @@ class _Batch:
     queued: list[Queued] = field(default_factory=list)
 
     def person(self, contact: Mapping[str, Any], active: _Row | None) -> _Person:
-        locale = contact["locale"]
-        person = _Person(
-            contact["id"], contact["platform_user_id"], locale, locale, active, contact
-        )
+        person = _Person(contact, contact["locale"], active)
         self.people.append(person)
         if active is not None:
             self.rows.append(active)
