@@ -66,6 +66,7 @@ class _Compiled:
     binds: list[_Bind]
     keys: list[str]  # the returned columns' names
     results: list[_Processor] | None  # their result processors (None: none has one)
+    expands: bool  # has an expanding IN list
     #: SQLite: the SQL for each tuple of expanding-list lengths.
     expanded: dict[tuple[int, ...], str] = field(default_factory=dict)
 
@@ -92,7 +93,7 @@ class _Compiled:
 
     def sql_for(self, params: Mapping[str, Any]) -> str:
         """The SQL for one parameter set (SQLite expands IN lists to one `?` per value)."""
-        if self.dialect != "sqlite" or not any(b.expanding for b in self.binds):
+        if self.dialect != "sqlite" or not self.expands:
             return self.sql
         lengths = tuple(len(params[b.name]) for b in self.binds if b.expanding)
         sql = self.expanded.get(lengths)
@@ -166,6 +167,7 @@ def _prepare(statement: Any, dialect: Dialect) -> _Compiled:
         binds=binds,
         keys=[column.key for column in columns],
         results=results if any(p is not None for p in results) else None,
+        expands=bool(expanding),
     )
 
 
@@ -276,7 +278,7 @@ def _run_sqlite(
     # write lock is held already, so nothing here waits (see db.sqlite_inline).
     found: list[tuple[Any, ...]] = []
     try:
-        if many and not compiled.returns and not any(b.expanding for b in compiled.binds):
+        if many and not compiled.returns and not compiled.expands:
             connection.executemany(compiled.sql, [compiled.arguments(p) for p in sets])
             return found
         for params in sets:
