@@ -60,7 +60,12 @@ def create_engine_for_url(
             max_overflow=0,
             pool_timeout=BUSY_TIMEOUT_MS / 1000,
             # Statements inside a transaction run on the loop thread (see sqlite_inline).
-            async_creator=partial(sqlite_inline.connect, database),
+            async_creator=partial(
+                sqlite_inline.connect,
+                database,
+                busy_timeout_ms=BUSY_TIMEOUT_MS,
+                inline_commit=background_checkpoints,
+            ),
         )
         _configure_sqlite(engine, autocheckpoint=not background_checkpoints)
         return engine
