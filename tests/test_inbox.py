@@ -566,7 +566,7 @@ async def test_an_update_failing_on_accept_is_retried_and_blocks_no_one(
     assert await inbox.accept([update("1", text="broken")]) == [True]  # stored all the same
     (row,) = await inbox_rows(db_sessionmaker)
     assert (row.status, row.attempts, row.claimed_by) == ("pending", 1, None)
-    assert row.error == "RuntimeError: engine broke on broken"
+    assert (row.processed_at, row.error) == (None, "RuntimeError: engine broke on broken")
     assert await replies(db_sessionmaker) == []  # its reply was rolled back with it
 
     await inbox.accept([update("2", text="other", chat="c2")])  # its retry time is not yet
@@ -575,6 +575,40 @@ async def test_an_update_failing_on_accept_is_retried_and_blocks_no_one(
     assert await inbox.process_pending() == 1
     assert handler.calls == ["broken", "other", "broken"]
     assert [r.status for r in await inbox_rows(db_sessionmaker)] == ["done", "done"]
+
+
+async def test_what_became_of_each_update_processed_on_accept_is_recorded(
+    db_sessionmaker: Sessions,
+) -> None:
+    clock = FixedClock(T0)
+    handler = EchoHandler()
+    handler.failures["broken"] = 1
+    inbox = processor(db_sessionmaker, clock, handler, process_on_accept=True)
+    commits = count_commits(db_sessionmaker)
+
+    stored = await inbox.accept(
+        [
+            update("1", text="broken"),
+            update("2", text="after broken"),  # same chat: waits behind it, untried
+            update("3", kind="status"),
+            update("4", bad=True),
+            update("5", text="fine", chat="c2"),
+        ]
+    )
+    assert stored == [True] * 5
+    assert len(commits) == 1
+    rows = await inbox_rows(db_sessionmaker)
+    assert [(r.status, r.attempts, r.processed_at is not None) for r in rows] == [
+        ("pending", 1, False),  # to be retried
+        ("pending", 0, False),  # given back: it was never tried
+        ("ignored", 1, True),
+        ("failed", 1, True),
+        ("done", 1, True),
+    ]
+    assert await replies(db_sessionmaker) == ["echo fine"]
+    clock.advance(timedelta(seconds=2))
+    assert await inbox.process_pending() == 2
+    assert await replies(db_sessionmaker) == ["echo fine", "echo broken", "echo after broken"]
 
 
 async def test_a_group_failing_as_a_whole_on_accept_is_stored_for_the_worker(

@@ -185,13 +185,15 @@ class InboxProcessor:
                 and not await inbox_repo.any_waiting(session, now)
             )
             if process:
-                # Stored as claimed by this worker: processed below, in this transaction.
-                until = now + self._lease
-                stored = await inbox_repo.accept_claimed(session, updates, now, self.worker, until)
+                # Stored as done: processed below, in this transaction; an update that does not
+                # end done is set back by the statement that records what became of it.
+                stored = await inbox_repo.accept_processed(session, updates, now)
                 # No savepoint around the batch: if it fails as a whole, this transaction
                 # rolls back and the deliveries are stored alone, for the worker loop.
                 fresh_items = [item for item in stored if item is not None]
-                finished = await self._process_items(session, fresh_items, isolate=False)
+                finished = await self._process_items(
+                    session, fresh_items, isolate=False, stored_done=True
+                )
                 flags = [item is not None for item in stored]
             else:
                 flags = await inbox_repo.accept_many(session, updates, now)
@@ -239,12 +241,18 @@ class InboxProcessor:
         return len(claimed)
 
     async def _process_items(
-        self, session: AsyncSession, items: Sequence[InboxItem], *, isolate: bool = True
+        self,
+        session: AsyncSession,
+        items: Sequence[InboxItem],
+        *,
+        isolate: bool = True,
+        stored_done: bool = False,
     ) -> list[InboxItem]:
         """Process claimed `items` in the caller's transaction (see `process_batch`); returns
         those finished (done, ignored or failed for good). Without `isolate`, a failure of
         `handle_batch` as a whole propagates (the caller rolls back) instead of being rolled
-        back to a savepoint and followed by one-by-one processing."""
+        back to a savepoint and followed by one-by-one processing. `stored_done`: the items
+        were stored as done (`accept_processed`), so the done ones are not marked again."""
         held: dict[tuple[str, str], datetime | None] = {}
         finished: list[InboxItem] = []
         plans = [(item, await self._translate(session, item)) for item in items]
@@ -261,7 +269,7 @@ class InboxProcessor:
                 done.append(item.id)
             if outcome in ("done", "finished"):
                 finished.append(item)
-        if done:
+        if done and not stored_done:
             await inbox_repo.mark_done_many(session, done, self._clock.now())
         return finished
 
@@ -474,8 +482,14 @@ async def _defer(
 ) -> None:
     """Give the update back, claimable again only after `until` (the expired-lease rule of
     `claim_pending` doubles as a retry time). `refund` takes back the attempt its claim
-    counted: it was never tried."""
-    values: dict[str, object] = {"claimed_by": None, "claimed_until": until}
+    counted: it was never tried. Pending again, also when it was stored as done
+    (`accept_processed`)."""
+    values: dict[str, object] = {
+        "status": "pending",
+        "processed_at": None,
+        "claimed_by": None,
+        "claimed_until": until,
+    }
     if error is not None:
         values["error"] = error
     if refund:

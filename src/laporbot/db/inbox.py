@@ -48,21 +48,21 @@ async def accept_many(
     return fresh
 
 
-async def accept_claimed(
-    session: AsyncSession,
-    updates: Sequence[RawUpdate],
-    now: datetime,
-    worker: str,
-    until: datetime,
+async def accept_processed(
+    session: AsyncSession, updates: Sequence[RawUpdate], now: datetime
 ) -> list[InboxItem | None]:
-    """Store `updates` as claimed by `worker` until `until`, their first attempt counted, to
-    be processed in this same transaction (`accept_many` and `claim_pending` in one
-    statement); for each, its row, or None when it was already stored (a redelivery, or the
-    same update earlier in `updates`)."""
+    """Store `updates` as done at `now`, their first attempt counted, to be processed in this
+    same transaction (`accept_many`, `claim_pending` and `mark_done_many` in one statement);
+    for each, its row, or None when it was already stored (a redelivery, or the same update
+    earlier in `updates`).
+
+    No lease: the rows exist only once the transaction commits, and then they are processed.
+    An update whose processing does not end done is set back by its own statement (`defer`
+    makes it pending again; `mark_failed`, `mark_ignored`)."""
     if not updates:
         return []
-    rows = _params(updates, now, worker=worker, until=until)
-    returned = await direct.rows(session, "inbox.accept_claimed", _accept_claimed, rows)
+    rows = _params(updates, now)
+    returned = await direct.rows(session, "inbox.accept_processed", _accept_processed, rows)
     ids = {(channel, platform_id): id_ for id_, channel, platform_id in returned}
     found: list[InboxItem | None] = []
     for item in updates:
@@ -78,31 +78,29 @@ async def accept_claimed(
                 platform_id=item.platform_id,
                 received_at=now,
                 payload=item.payload,
-                status="pending",
+                status="done",
                 attempts=1,
-                claimed_by=worker,
-                claimed_until=until,
+                processed_at=now,
             )
         )
     return found
 
 
-def _accept_claimed(dialect: str) -> Any:
+def _accept_processed(dialect: str) -> Any:
     table = InboxItem.__table__.c
-    return _insert_pending(dialect, claimed=True).returning(
+    return _insert_pending(dialect, processed=True).returning(
         table.id, table.channel, table.platform_id
     )
 
 
-def _params(updates: Sequence[RawUpdate], now: datetime, **extra: object) -> list[dict[str, Any]]:
-    """The parameters of `_insert_pending` for `updates` (with `extra` ones)."""
+def _params(updates: Sequence[RawUpdate], now: datetime) -> list[dict[str, Any]]:
+    """The parameters of `_insert_pending` for `updates`."""
     return [
         {
             "channel": item.channel,
             "platform_id": item.platform_id,
             "received_at": now,
             "payload": item.payload,
-            **extra,
         }
         for item in updates
     ]
@@ -141,9 +139,9 @@ def _accept(dialect: str) -> Any:
     return _insert_pending(dialect).returning(InboxItem.__table__.c.id)
 
 
-def _insert_pending(dialect: str, *, claimed: bool = False) -> Any:
-    """INSERT of a new update (ON CONFLICT: a redelivery inserts nothing); `claimed`: as
-    claimed by the `worker` parameter until `until`, its first attempt counted."""
+def _insert_pending(dialect: str, *, processed: bool = False) -> Any:
+    """INSERT of a new update (ON CONFLICT: a redelivery inserts nothing); `processed`: as
+    done at `received_at`, its first attempt counted (see `accept_processed`)."""
     table = InboxItem.__table__.c
     values: dict[str, Any] = {
         "channel": bindparam("channel"),
@@ -153,12 +151,8 @@ def _insert_pending(dialect: str, *, claimed: bool = False) -> Any:
         "status": "pending",
         "attempts": 0,
     }
-    if claimed:
-        values |= {
-            "attempts": 1,
-            "claimed_by": bindparam("worker"),
-            "claimed_until": bindparam("until"),
-        }
+    if processed:
+        values |= {"status": "done", "attempts": 1, "processed_at": bindparam("received_at")}
     return (
         dialect_insert(dialect, InboxItem.__table__)
         .values(**values)
