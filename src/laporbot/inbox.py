@@ -177,26 +177,34 @@ class InboxProcessor:
         now = self._clock.now()
         updates = [u for d in deliveries for u in d]
         finished: list[InboxItem] = []
-        async with self._sessions() as session, session.begin():
-            process = (
-                process
-                and self._process_on_accept
-                and not self._stopping.is_set()
-                and not await inbox_repo.any_waiting(session, now)
-            )
-            if process:
-                # Stored as done: processed below, in this transaction; an update that does not
-                # end done is set back by the statement that records what became of it.
-                stored = await inbox_repo.accept_processed(session, updates, now)
-                # No savepoint around the batch: if it fails as a whole, this transaction
-                # rolls back and the deliveries are stored alone, for the worker loop.
-                fresh_items = [item for item in stored if item is not None]
-                finished = await self._process_items(
-                    session, fresh_items, isolate=False, stored_done=True
+        session = self._sessions()
+        try:
+            async with session.begin():
+                process = (
+                    process
+                    and self._process_on_accept
+                    and not self._stopping.is_set()
+                    and not await inbox_repo.any_waiting(session, now)
                 )
-                flags = [item is not None for item in stored]
-            else:
-                flags = await inbox_repo.accept_many(session, updates, now)
+                if process:
+                    # Stored as done: processed below, in this transaction; an update that does not
+                    # end done is set back by the statement that records what became of it.
+                    stored = await inbox_repo.accept_processed(session, updates, now)
+                    # No savepoint around the batch: if it fails as a whole, this transaction
+                    # rolls back and the deliveries are stored alone, for the worker loop.
+                    fresh_items = [item for item in stored if item is not None]
+                    finished = await self._process_items(
+                        session, fresh_items, isolate=False, stored_done=True
+                    )
+                    flags = [item is not None for item in stored]
+                else:
+                    flags = await inbox_repo.accept_many(session, updates, now)
+        finally:
+            # Not `async with session`: its exit closes in a task of its own behind a shield,
+            # two turns of the loop (every webhook that is ready runs first) before the
+            # deliveries are answered. Once the transaction has ended, closing only gives the
+            # connection back to the pool, with no round trip to shield.
+            await session.close()
         fresh = iter(flags)
         results = [[next(fresh) for _ in delivery] for delivery in deliveries]
         if finished:
