@@ -194,7 +194,7 @@ async def _run(open_cases: int, url: str | None, repeats: int) -> dict[str, Any]
     }
 
 
-def run(n: int, *, url: str | None = None, repeats: int = 25) -> dict[str, Any]:
+def run(n: int, *, url: str | None = None, repeats: int = 200) -> dict[str, Any]:
     """Build a database with `n` open cases and 20 due reminders; time finding and sweeping them."""
     return asyncio.run(_run(n, url, repeats))
 
