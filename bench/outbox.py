@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import multiprocessing
@@ -99,7 +100,8 @@ def _emulator_main(conn: Connection, chats: int) -> None:
             chat_ids = [api.add_user(first_name=f"Warga {i}") for i in range(chats)]
             conn.send((api.url, api.token, chat_ids))
             await asyncio.get_running_loop().run_in_executor(None, conn.recv)
-            conn.send([call.status for call in api.calls_of("sendmessage")])
+            calls = api.calls_of("sendmessage")
+            conn.send([(call.status, str(call.params.get("text", ""))) for call in calls])
 
     asyncio.run(serve())
 
@@ -127,6 +129,7 @@ class _Timed:
     def __init__(self, adapter: Any) -> None:
         self._adapter = adapter
         self.latencies: list[float] = []
+        self.errors: collections.Counter[str] = collections.Counter()  # what sends raised
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._adapter, name)
@@ -135,14 +138,17 @@ class _Timed:
         started = time.perf_counter()
         try:
             result: SendResult = await self._adapter.send(message)
+        except Exception as exc:
+            self.errors[f"{type(exc).__name__}: {exc}"[:200]] += 1
+            raise
         finally:
             self.latencies.append(time.perf_counter() - started)
         return result
 
 
-async def _deliver(settings: Settings, messages: int) -> tuple[float, list[float]]:
-    """Run the dispatcher until every row is sent; the seconds it took and each send's
-    latency."""
+async def _deliver(settings: Settings, messages: int) -> tuple[float, _Timed]:
+    """Run the dispatcher until every row is sent; the seconds it took, and each send's
+    latency and error (the timed adapter)."""
     clock = SystemClock()
     engine = create_engine(settings)
     sessions = make_sessionmaker(engine)
@@ -176,7 +182,7 @@ async def _deliver(settings: Settings, messages: int) -> tuple[float, list[float
     finally:
         await adapter.close()
         await engine.dispose()
-    return elapsed, timed.latencies
+    return elapsed, timed
 
 
 async def _prepare(settings: Settings, chat_ids: list[int], messages: int) -> None:
@@ -194,15 +200,20 @@ def _run(messages: int, chats: int) -> dict[str, Any]:
         )
         asyncio.run(_prepare(settings, ids, messages))
         load_before = os.getloadavg()[0]
-        elapsed, latencies = asyncio.run(_deliver(settings, messages))
+        elapsed, timed = asyncio.run(_deliver(settings, messages))
         load_after = os.getloadavg()[0]
         conn.send("stop")
         if not conn.poll(STARTUP_TIMEOUT):
             raise RuntimeError("the Bot API emulator process did not answer")
-        statuses: list[int] = conn.recv()
+        answered: list[tuple[int, str]] = conn.recv()
+    statuses = [status for status, _ in answered]
     refused = statuses.count(429)
     delivered = statuses.count(200)
     other = len(statuses) - refused - delivered
+    # A message answered 200 more than once went out twice (at least once delivery: a send
+    # that failed on our side after the emulator had taken it is sent again).
+    taken = collections.Counter(text for status, text in answered if status == 200)
+    latencies = timed.latencies
     minimum = messages / TELEGRAM_BOT_PER_SECOND
     overhead = elapsed / minimum - 1
     return {
@@ -214,6 +225,8 @@ def _run(messages: int, chats: int) -> dict[str, Any]:
         "answers_429": refused,
         "other_errors": other,
         "delivered": delivered,
+        "delivered_twice": sum(1 for count in taken.values() if count > 1),
+        "send_errors": dict(timed.errors),
         "send_latency_ms_mean": round(statistics.mean(latencies) * 1000, 1),
         "send_latency_ms_p90": round(sorted(latencies)[int(len(latencies) * 0.9)] * 1000, 1),
         "load_average": [round(load_before, 2), round(load_after, 2)],

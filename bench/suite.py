@@ -92,12 +92,19 @@ def bench_outbox(tiny: bool) -> tuple[Any, list[Row]]:
 
     got = outbox.run(*((300, 100) if tiny else (10_000, 1_000)))
     over = got["overhead_pct"]
+    delivery = ""
+    if got["delivered"] != got["messages"]:
+        errors = "; ".join(f"{n}× {e}" for e, n in got["send_errors"].items()) or "none"
+        delivery = (
+            f"; {got['delivered']:,} answered 200, {got['delivered_twice']} sent twice,"
+            f" send errors: {errors}"
+        )
     return got, [
         Row(
             f"Outbox: {got['messages']:,} messages to {got['chats']:,} chats, Telegram limits",
             f"{got['seconds']:.1f} s (min {got['minimum_seconds']:.1f} s, {over:+.1f}%;"
             f" mean answer {got['send_latency_ms_mean']:.0f} ms, load average"
-            f" {max(got['load_average']):.1f} on {got['cpus']} cores)",
+            f" {max(got['load_average']):.1f} on {got['cpus']} cores{delivery})",
             "≤ +5%",
             _verdict(over <= outbox.TARGET_OVERHEAD * 100 and got["delivered"] == got["messages"]),
         ),
