@@ -34,13 +34,29 @@ _FALLBACK_PATTERN = "EEEE, d MMMM y HH.mm"
 
 
 def zone_abbreviation(tz_name: str, locale: str = "id", at: datetime | None = None) -> str:
-    """WIB / WITA / WIT for Indonesian zones, otherwise Babel's short zone name."""
+    """WIB / WITA / WIT for Indonesian zones, otherwise Babel's short zone name ("EST").
+
+    A zone Babel has no short name for gets its offset as "GMT+9" / "GMT+5:30" / "GMT": Babel
+    2.19 (CLDR 48) writes a bare "+0900" there, which a reader cannot tell from a number.
+    """
     known = _ZONE_ABBREVIATIONS.get(tz_name)
     if known is not None:
         return known
     zone = ZoneInfo(tz_name)
-    moment = at if at is not None else datetime(2026, 1, 1, tzinfo=zone)
-    return format_datetime(moment, "z", tzinfo=zone, locale=locale)
+    moment = (at if at is not None else datetime(2026, 1, 1, tzinfo=zone)).astimezone(zone)
+    name = format_datetime(moment, "z", tzinfo=zone, locale=locale)
+    if name.isalpha():
+        return name
+    return _gmt_offset(moment.utcoffset() or timedelta(0))
+
+
+def _gmt_offset(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds()) // 60
+    if minutes == 0:
+        return "GMT"
+    sign = "+" if minutes > 0 else "-"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"GMT{sign}{hours}" + (f":{rest:02d}" if rest else "")
 
 
 @lru_cache(maxsize=32)
