@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -76,3 +77,56 @@ def test_db_commands_migrate_and_report_the_revision(tmp_path: Path) -> None:
     after = runner.invoke(main, ["db", "current"], obj=obj)
     assert after.exit_code == 0
     assert f"database: {head()}" in after.output
+
+
+def _count_pings(engine: AsyncEngine) -> list[object]:
+    pings: list[object] = []
+    dialect = engine.sync_engine.dialect
+    ping = dialect.do_ping
+
+    def counted(dbapi_connection: Any) -> bool:
+        pings.append(dbapi_connection)
+        return ping(dbapi_connection)
+
+    dialect.do_ping = counted  # type: ignore[method-assign]
+    return pings
+
+
+async def _backend_pid(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return int((await connection.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one())
+
+
+@pytest.mark.postgres
+async def test_postgresql_does_not_ping_a_connection_just_back_in_the_pool(
+    postgres_url: str,
+) -> None:
+    engine = create_engine_for_url(postgres_url, ping_after_idle=3600)
+    pings = _count_pings(engine)
+    try:
+        first = await _backend_pid(engine)
+        assert [await _backend_pid(engine) for _ in range(5)] == [first] * 5
+    finally:
+        await engine.dispose()
+    assert pings == []
+
+
+@pytest.mark.postgres
+async def test_postgresql_replaces_an_idle_connection_the_server_closed(
+    postgres_url: str,
+) -> None:
+    engine = create_engine_for_url(postgres_url, ping_after_idle=0)
+    killer = create_engine_for_url(postgres_url)
+    pings = _count_pings(engine)
+    try:
+        first = await _backend_pid(engine)
+        async with killer.connect() as connection:
+            await connection.exec_driver_sql(f"SELECT pg_terminate_backend({first})")
+        # Checked out again: the ping finds it closed, the pool connects anew, and the
+        # statement runs as if nothing happened.
+        second = await _backend_pid(engine)
+    finally:
+        await engine.dispose()
+        await killer.dispose()
+    assert second != first
+    assert len(pings) == 1

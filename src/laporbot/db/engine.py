@@ -7,16 +7,18 @@ single pooled connection: waiting transactions queue on the pool (handed over at
 than polling SQLite's busy handler (sleeps of up to 100 ms); `busy_timeout` still covers other
 processes (the CLI). The price: a coroutine must never open a second session while holding a
 transaction in the first (it would wait for itself until the pool timeout). PostgreSQL runs
-through asyncpg with a normal pool.
+through asyncpg with a normal pool; a connection that sat unused in it for more than
+`PING_AFTER_IDLE` seconds is pinged before it is handed out (see `_ping_idle_connections`).
 """
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
@@ -26,6 +28,8 @@ from laporbot.errors import ConfigError
 from laporbot.settings import Settings
 
 BUSY_TIMEOUT_MS = 10_000
+#: PostgreSQL: a pooled connection unused for longer is pinged when it is checked out.
+PING_AFTER_IDLE = 1.0
 
 
 def create_engine(settings: Settings, *, background_checkpoints: bool = False) -> AsyncEngine:
@@ -38,7 +42,11 @@ def create_engine(settings: Settings, *, background_checkpoints: bool = False) -
 
 
 def create_engine_for_url(
-    url: str, *, echo: bool = False, background_checkpoints: bool = False
+    url: str,
+    *,
+    echo: bool = False,
+    background_checkpoints: bool = False,
+    ping_after_idle: float = PING_AFTER_IDLE,
 ) -> AsyncEngine:
     """Create the async engine for a URL; the SQLite file's folder is created if missing.
 
@@ -72,7 +80,9 @@ def create_engine_for_url(
     if backend == "postgresql":
         if parsed.get_driver_name() != "asyncpg":
             parsed = parsed.set(drivername="postgresql+asyncpg")
-        return _create_async_engine(parsed, echo=echo, pool_pre_ping=True)
+        engine = _create_async_engine(parsed, echo=echo)
+        _ping_idle_connections(engine, ping_after_idle)
+        return engine
     raise ConfigError(f"unsupported database {url!r}: use sqlite+aiosqlite:// or postgresql://")
 
 
@@ -80,6 +90,32 @@ def sqlite_file(engine: AsyncEngine) -> str | None:
     """The database file of an SQLite engine (None for PostgreSQL)."""
     url = engine.url
     return url.database if url.get_backend_name() == "sqlite" else None
+
+
+def _ping_idle_connections(engine: AsyncEngine, after: float) -> None:
+    """Ping a pooled connection that sat unused for more than `after` seconds before handing
+    it out; one that does not answer is replaced (up to three tries, then the error).
+
+    SQLAlchemy's `pool_pre_ping` pings at every checkout, and asyncpg's ping is a transaction
+    of its own: BEGIN, an empty query, ROLLBACK, three round trips before each inbound group's
+    ten or so (bench/inbound.py). Under load a connection is back in use within milliseconds
+    of its return, and a server that went away in between fails that group's statements as a
+    disconnect: the pool is then invalidated and the inbox takes the updates again."""
+    returned = "laporbot.returned_at"
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[returned] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        last = record.info.get(returned)
+        if last is None or time.monotonic() - last <= after:
+            return  # just connected, or back in the pool a moment ago
+        try:
+            engine.sync_engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise exc.DisconnectionError(f"a pooled connection did not answer: {error}") from error
 
 
 def _configure_sqlite(engine: AsyncEngine, *, autocheckpoint: bool) -> None:
