@@ -20,6 +20,13 @@ commit per group instead of three, and the webhook is answered once the replies 
 Durability is the same: nothing is acknowledged before its commit, and a crash before it leaves
 the platform to deliver again.
 
+On PostgreSQL several such groups may be in flight at once (`groups_in_flight`): while one
+waits for the server, the next is read and handled. Each delivery is translated when it
+arrives, and a delivery whose person or chat has one in a group in flight (or one waiting
+before it) waits for the next group, so one person's updates are still handled one after the
+other and in order. Row locks keep the rest apart: a conversation, a contact, a chat's outbox
+series each belong to one person, and counters shared by all are bumped in sorted order.
+
 Failures never block the rest:
 - an update the adapter cannot read (`BadRequest`) is a poison update: marked `failed` with the
   error at once, never retried;
@@ -39,6 +46,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, cast
 
@@ -82,6 +90,23 @@ class Translator(Protocol):
     def translate(self, update: RawUpdate) -> list[InboundMessage]: ...
 
 
+#: What translating an update gave: its messages, or the error translating raised.
+Translated = list[InboundMessage] | Exception
+#: Whose updates must be handled one after the other: a (channel, "user:…"/"chat:…") pair.
+OrderKey = tuple[str, str]
+
+
+@dataclass(slots=True)
+class _Delivery:
+    """One `accept` call waiting for its group commit."""
+
+    updates: list[RawUpdate]
+    waiter: asyncio.Future[list[bool]]
+    #: By (channel, platform id), for updates translated on arrival (`process_on_accept`).
+    translated: dict[tuple[str, str], Translated]
+    keys: frozenset[OrderKey]
+
+
 def _short(error: BaseException | str) -> str:
     text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
     return text[:MAX_ERROR_CHARS]
@@ -109,6 +134,7 @@ class InboxProcessor:
         status_hooks: Mapping[str, StatusHook] | None = None,
         handle_batch: BatchHandler | None = None,
         process_on_accept: bool = False,
+        groups_in_flight: int = 1,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -124,8 +150,14 @@ class InboxProcessor:
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._accepting: list[tuple[list[RawUpdate], asyncio.Future[list[bool]]]] = []
-        self._accept_task: asyncio.Task[None] | None = None
+        if groups_in_flight < 1:
+            raise ValueError("groups_in_flight must be at least 1")
+        self._groups_in_flight = groups_in_flight
+        self._accepting: list[_Delivery] = []
+        #: The order keys of each group commit under way.
+        self._in_flight: dict[object, frozenset[OrderKey]] = {}
+        self._group_tasks: set[asyncio.Task[None]] = set()
+        self._start_soon = False
         #: Called with the updates whose processing has just been committed (benchmarks time
         #: "request to committed outbox" with it).
         self.on_committed: Callable[[Sequence[InboxItem]], None] | None = None
@@ -144,35 +176,84 @@ class InboxProcessor:
         when no other update is waiting for its turn (else they queue behind it).
         """
         waiter: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
-        self._accepting.append((list(updates), waiter))
-        if self._accept_task is None:
-            self._accept_task = asyncio.create_task(self._accept_batches())
+        translated: dict[tuple[str, str], Translated] = {}
+        keys: set[OrderKey] = set()
+        if self._process_on_accept:
+            for update in updates:
+                outcome = self._translate_raw(update)
+                if outcome is not None:
+                    translated[update.channel, update.platform_id] = outcome
+                    if not isinstance(outcome, Exception):
+                        keys.update(_order_keys(outcome))
+        self._accepting.append(_Delivery(list(updates), waiter, translated, frozenset(keys)))
+        self._start_groups_soon()
         return await waiter
 
-    async def _accept_batches(self) -> None:
+    def _start_groups_soon(self) -> None:
+        # Once the webhooks ready in this turn of the loop have been read, so that they share
+        # a group (`asyncio.create_task` started the one group task the same way).
+        if not self._start_soon:
+            self._start_soon = True
+            asyncio.get_running_loop().call_soon(self._start_groups)
+
+    def _start_groups(self) -> None:
+        """Start group commits for the deliveries waiting, up to `groups_in_flight` at once."""
+        self._start_soon = False
+        limit = DEFAULT_BATCH if self._process_on_accept else MAX_ACCEPT_BATCH
+        while self._accepting and len(self._in_flight) < self._groups_in_flight:
+            blocked = set().union(*self._in_flight.values())
+            group: list[_Delivery] = []
+            waiting: list[_Delivery] = []
+            for index, delivery in enumerate(self._accepting):
+                if len(group) == limit:
+                    waiting.extend(self._accepting[index:])
+                    break
+                if delivery.keys & blocked:
+                    # After the group that has its person's earlier update; so are that
+                    # person's later ones, behind it.
+                    waiting.append(delivery)
+                    blocked |= delivery.keys
+                else:
+                    group.append(delivery)
+            if not group:
+                return  # each waits for a group in flight, which starts the next when done
+            self._accepting = waiting
+            token = object()
+            self._in_flight[token] = frozenset().union(*(d.keys for d in group))
+            task = asyncio.create_task(self._commit_group(token, group))
+            self._group_tasks.add(task)
+            task.add_done_callback(self._group_tasks.discard)
+
+    async def _commit_group(self, token: object, group: Sequence[_Delivery]) -> None:
         try:
-            while self._accepting:
-                limit = DEFAULT_BATCH if self._process_on_accept else MAX_ACCEPT_BATCH
-                batch = self._accepting[:limit]
-                del self._accepting[:limit]
-                try:
-                    results = await self._store([updates for updates, _ in batch], process=True)
-                except Exception as exc:
-                    log.exception("inbox: storing %d deliveries failed", len(batch))
-                    # One bad delivery must not fail the others: each on its own, stored only.
-                    for updates, waiter in batch:
-                        try:
-                            _settle(waiter, (await self._store([updates], process=False))[0])
-                        except Exception as single:
-                            _settle(waiter, single if len(batch) > 1 else exc)
-                    continue
-                for (_, waiter), fresh in zip(batch, results, strict=True):
-                    _settle(waiter, fresh)
+            translated = {key: value for d in group for key, value in d.translated.items()}
+            try:
+                results = await self._store(
+                    [d.updates for d in group], process=True, translated=translated
+                )
+            except Exception as exc:
+                log.exception("inbox: storing %d deliveries failed", len(group))
+                # One bad delivery must not fail the others: each on its own, stored only.
+                for delivery in group:
+                    try:
+                        stored = await self._store([delivery.updates], process=False)
+                        _settle(delivery.waiter, stored[0])
+                    except Exception as single:
+                        _settle(delivery.waiter, single if len(group) > 1 else exc)
+                return
+            for delivery, fresh in zip(group, results, strict=True):
+                _settle(delivery.waiter, fresh)
         finally:
-            self._accept_task = None
+            del self._in_flight[token]
+            if self._accepting:
+                self._start_groups_soon()
 
     async def _store(
-        self, deliveries: Sequence[Sequence[RawUpdate]], *, process: bool
+        self,
+        deliveries: Sequence[Sequence[RawUpdate]],
+        *,
+        process: bool,
+        translated: Mapping[tuple[str, str], Translated] | None = None,
     ) -> list[list[bool]]:
         now = self._clock.now()
         updates = [u for d in deliveries for u in d]
@@ -194,7 +275,11 @@ class InboxProcessor:
                     # rolls back and the deliveries are stored alone, for the worker loop.
                     fresh_items = [item for item in stored if item is not None]
                     finished = await self._process_items(
-                        session, fresh_items, isolate=False, stored_done=True
+                        session,
+                        fresh_items,
+                        isolate=False,
+                        stored_done=True,
+                        translated=translated,
                     )
                     flags = [item is not None for item in stored]
                 else:
@@ -255,15 +340,21 @@ class InboxProcessor:
         *,
         isolate: bool = True,
         stored_done: bool = False,
+        translated: Mapping[tuple[str, str], Translated] | None = None,
     ) -> list[InboxItem]:
         """Process claimed `items` in the caller's transaction (see `process_batch`); returns
         those finished (done, ignored or failed for good). Without `isolate`, a failure of
         `handle_batch` as a whole propagates (the caller rolls back) instead of being rolled
         back to a savepoint and followed by one-by-one processing. `stored_done`: the items
-        were stored as done (`accept_processed`), so the done ones are not marked again."""
+        were stored as done (`accept_processed`), so the done ones are not marked again.
+        `translated`: what translating some of them on arrival gave, by (channel, platform id)."""
         held: dict[tuple[str, str], datetime | None] = {}
         finished: list[InboxItem] = []
-        plans = [(item, await self._translate(session, item)) for item in items]
+        known = translated or {}
+        plans = [
+            (item, await self._translate(session, item, known.get(_update_key(item))))
+            for item in items
+        ]
         together = await self._process_together(session, plans, held, isolate=isolate)
         done: list[int] = []
         for item, plan in plans:
@@ -288,23 +379,36 @@ class InboxProcessor:
         if self._on_processed is not None:
             self._on_processed()
 
+    def _translate_raw(self, update: RawUpdate) -> Translated | None:
+        """What the channel's adapter makes of `update` (None: no adapter for its channel)."""
+        adapter = self._adapters.get(update.channel)
+        if adapter is None:
+            return None
+        try:
+            return adapter.translate(update)
+        except Exception as exc:
+            return exc
+
     async def _translate(
-        self, session: AsyncSession, item: InboxItem
+        self, session: AsyncSession, item: InboxItem, translated: Translated | None = None
     ) -> list[InboundMessage] | str:
         """An update's messages, or, when it has none to handle, what became of it: "done"
         (delivery news recorded), "finished" (ignored or failed for good) or "later" (to be
-        retried)."""
+        retried). `translated`: what translating it on arrival gave, if it was."""
         channel = cast(Channel, item.channel)
         raw = RawUpdate(channel=channel, platform_id=item.platform_id, payload=item.payload)
-        adapter = self._adapters.get(item.channel)
-        if adapter is None:
+        if translated is None:
+            translated = self._translate_raw(raw)
+        if translated is None:
             later = self._clock.now() + UNCONFIGURED_RETRY
             await self._retry_or_fail(
                 session, item, f"channel {item.channel} not configured", later
             )
             return "later"
         try:
-            messages = adapter.translate(raw)
+            if isinstance(translated, Exception):
+                raise translated
+            messages = translated
         except BadRequest as exc:
             reason = _short(exc)
             await inbox_repo.mark_failed(session, item.id, self._clock.now(), reason)
@@ -468,6 +572,20 @@ class InboxProcessor:
             at = self._clock.now() + timedelta(seconds=delay)
         await _defer(session, item.id, at, error)
         return at
+
+
+def _update_key(item: InboxItem) -> tuple[str, str]:
+    return (item.channel, item.platform_id)
+
+
+def _order_keys(messages: Sequence[InboundMessage]) -> set[OrderKey]:
+    """Whose turn `messages` take: their senders' (a conversation is one person's) and their
+    chats' (an office group's officers answer one after the other)."""
+    keys: set[OrderKey] = set()
+    for message in messages:
+        keys.add((message.channel, f"user:{message.user_id}"))
+        keys.add((message.channel, f"chat:{message.chat_id}"))
+    return keys
 
 
 def _settle(waiter: asyncio.Future[list[bool]], outcome: list[bool] | BaseException) -> None:

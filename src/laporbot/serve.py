@@ -299,6 +299,9 @@ class Service:
             status_hooks=self._status_hooks(whatsapp),
             handle_batch=self._handle_batch,
             process_on_accept=True,
+            groups_in_flight=settings.postgres_inbox_groups
+            if self._engine.dialect.name == "postgresql"
+            else 1,
         )
         await self._start_http(whatsapp)
         self._spawn(self.inbox.run(), "inbox")

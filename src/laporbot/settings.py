@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     digest_time: str = "07:30"
     outbox_max_attempts: int = 8
 
+    # inbound: group commits in flight at once on PostgreSQL (while one waits for the server,
+    # the next is handled; one person's updates still one after the other). SQLite writes one
+    # transaction at a time: always 1 there.
+    postgres_inbox_groups: int = Field(default=3, ge=1, le=16)
+
     # privacy (UU 27/2022)
     retention_days: int = 365 * 5
     # Raw inbound updates, sent messages, finished conversations and unused web chat photos:
