@@ -3,7 +3,8 @@
 `TelegramAdapter` is a `ChannelAdapter` plus what only Telegram has: answering a pressed
 button, long polling, webhook registration and fetching a photo. A backend supplies the
 library-specific parts (`_parse`, `_perform`, the raw calls); splitting, translating, planning
-the calls of a send and mapping the answer stay here, identical for both.
+the calls of a send and mapping the answer stay here, identical for both. The plain update
+shapes are read without either library (`plain.parse_plain`), the same for both.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from laporbot.channels.telegram.common import (
     split_update,
     update_kind,
 )
+from laporbot.channels.telegram.plain import parse_plain
 from laporbot.clock import Clock
 from laporbot.errors import BadRequest
 from laporbot.messages import Channel, InboundMessage, OutboundMessage
@@ -64,14 +66,18 @@ class TelegramAdapter(ABC):
         return split_update(body)
 
     def translate(self, update: RawUpdate) -> list[InboundMessage]:
-        """Parse the stored update with the backend's library and return what the person did."""
+        """Parse the stored update (`parse_plain`, else the backend's library) and return what
+        the person did."""
         if update.channel != "telegram":
             raise BadRequest(f"not a telegram update: {update.channel}")
         update_id = int(split_update(update.payload)[0].platform_id)
         if update_kind(update.payload) not in USED_UPDATE_TYPES:
             return []
+        # the plain shapes (nearly every update) without the library; the rest through it
+        parsed = parse_plain(update.payload)
         try:
-            parsed = self._parse(update.payload)
+            if parsed is None:
+                parsed = self._parse(update.payload)
         except BadRequest:
             raise
         except Exception as exc:

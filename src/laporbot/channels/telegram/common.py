@@ -2,7 +2,8 @@
 
 Each backend parses an update with its own library (aiogram or python-telegram-bot) and copies
 the few fields laporbot uses into `ParsedMessage` / `ParsedCallback`; from there on the two
-backends share every rule here, so they cannot drift apart. Sending works the other way round:
+backends share every rule here, so they cannot drift apart (the plain shapes skip the library
+altogether: `plain.parse_plain`). Sending works the other way round:
 `plan_send` turns one `OutboundMessage` into `SendStep`s (text parts, photo, edit), and each
 backend only performs those steps with its own `Bot`.
 """
