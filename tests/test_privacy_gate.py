@@ -145,13 +145,12 @@ async def test_a_group_message_cutting_cannot_fix_is_dropped_from_a_batch_not_th
     private = OutboundMessage(channel="telegram", chat_id="777", text=f"{case.number}: baru")
     refused: list[Queued] = []
     async with world.sessionmaker() as session, session.begin():
-        queued = await enqueue_many(
+        await enqueue_many(
             session,
             [Queued(unfixable, "k:group", case.id), Queued(private, "k:private", case.id)],
             T0,
             refused=refused,
         )
-    assert queued == 1
     assert [item.dedup_key for item in refused] == ["k:group"]
     async with world.sessionmaker() as session:
         chats = (await session.scalars(select(OutboxMessage.chat_id))).all()

@@ -2,10 +2,12 @@
 
 `laporbot.db.outbox.enqueue` takes three statements per message (dedup check, per-chat
 sequence, insert); a sweep of thousands of due reminders spent most of its time there. This
-queues a whole batch the same way in three statements: one dedup check for the batch, one bump
-of every chat's sequence counter by the number of its messages, one multi-row insert. Same rows,
-same counter series, same per-chat order as `enqueue`; chats' counters are locked in sorted
-order so concurrent workers cannot deadlock on them.
+queues a whole batch in two statements: one bump of every chat's sequence counter by the number
+of its messages, one multi-row insert that skips a message whose dedup key is queued already
+(ON CONFLICT on the key's unique index, so no check beforehand: it would find something only when
+a batch is replayed). Same rows, same counter series, same per-chat order as `enqueue`; a
+skipped message leaves a gap in its chat's `seq`, which only orders. Chats' counters are locked
+in sorted order so concurrent workers cannot deadlock on them.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from laporbot.db import direct
+from laporbot.db._sql import dialect_insert
 from laporbot.db.models import OutboxMessage
 from laporbot.db.numbers import next_values
 from laporbot.db.outbox import to_payload
@@ -48,15 +51,13 @@ async def enqueue_many(
     now: datetime,
     *,
     refused: list[Queued] | None = None,
-) -> int:
-    """Queue `items` (in order within each chat); ones whose dedup key is already queued are
-    skipped. Returns how many rows were inserted. A group message the privacy screen refuses
-    is not queued; it is added to `refused` when given."""
+) -> None:
+    """Queue `items` (in order within each chat); one whose dedup key is already queued, or
+    given earlier in `items`, is skipped. A group message the privacy screen refuses is not
+    queued; it is added to `refused` when given."""
     if not items:
-        return 0
-    keys = [item.dedup_key for item in items]
-    queued = set(await direct.scalars(session, "outbox.queued", _queued, {"keys": keys}))
-    fresh = [item for item in items if item.dedup_key not in queued]
+        return
+    fresh = list(items)
     # Group messages are screened here, where their rows are made, as `db.outbox.enqueue` does.
     screened = await screen_group_messages(
         session, [(item.message, item.case_id) for item in fresh], drop_refused=True
@@ -96,13 +97,7 @@ async def enqueue_many(
                 }
             )
     if rows:
-        await direct.execute(session, "outbox.insert", _insert, rows)
-    return len(rows)
-
-
-def _queued(_dialect: str) -> Any:
-    table = OutboxMessage.__table__.c
-    return select(table.dedup_key).where(table.dedup_key.in_(bindparam("keys", expanding=True)))
+        await direct.execute(session, "outbox.insert_new", _insert, rows)
 
 
 #: The columns `enqueue_many` gives (`db.direct` applies no Python-side defaults).
@@ -120,6 +115,10 @@ _INSERTED = (
 )
 
 
-def _insert(_dialect: str) -> Any:
+def _insert(dialect: str) -> Any:
     table = cast(Table, OutboxMessage.__table__)
-    return insert(table).values({name: bindparam(name) for name in _INSERTED})
+    return (
+        dialect_insert(dialect, table)
+        .values({name: bindparam(name) for name in _INSERTED})
+        .on_conflict_do_nothing(index_elements=[table.c.dedup_key])
+    )
