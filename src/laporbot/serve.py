@@ -33,7 +33,7 @@ import signal
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -189,6 +189,7 @@ class Service:
         self.worker = f"serve-{uuid.uuid4().hex[:8]}"
         self._sweeps: list[Sweep] = list(SWEEPS)
         self._tasks: list[asyncio.Task[Any]] = []
+        self._warm: asyncio.Task[None] | None = None
         self._ticks: set[asyncio.Task[Any]] = set()
         self._stop_event = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -309,10 +310,7 @@ class Service:
         if self._telegram is not None:
             self._spawn(self._connect_telegram(), "telegram")
         self._start_scheduler()
-        # The holiday tables of this year and the next (every deadline falls in them) are
-        # computed now, in a thread, not by the first report that opens a case (~0.3 s).
-        year = self.clock.now().year
-        self._spawn(asyncio.to_thread(indonesian_holidays_of, (year, year + 1)), "calendar")
+        self._warm = self._spawn(asyncio.to_thread(self._warm_up), "warm-up")
         log.info("laporbot is serving; web chat at %s", self.url)
 
     async def stop(self) -> None:
@@ -361,7 +359,7 @@ class Service:
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(signum, stop.set)
         await self.start()
-        freeze_startup_heap()
+        self.freeze_heap()
         try:
             await stop.wait()
             log.info("laporbot: stopping, finishing work in flight")
@@ -370,7 +368,40 @@ class Service:
 
     # -- parts ------------------------------------------------------------------------------
 
-    def _spawn(self, work: Awaitable[Any], name: str) -> None:
+    def _warm_up(self) -> None:
+        """What the first report would otherwise load, done in a thread once serving: the
+        holiday tables of this year and the next (every deadline falls in them; ~0.3 s), and
+        Babel's locale data for each catalog language (a due time and a time left worded)."""
+        now = self.clock.now()
+        indonesian_holidays_of((now.year, now.year + 1))
+        for locale in self.translator.locales:
+            self.translator.due(locale, now, "Asia/Jakarta")
+            self.translator.relative(locale, timedelta(hours=2))
+
+    def freeze_heap(self) -> None:
+        """Freeze the heap of a started service (`freeze_startup_heap`), now and again once
+        the warm-up in the background (`_warm_up`) is done.
+
+        The `holidays` package imports the modules of every country it knows (319 modules,
+        some 30,000 objects) and Babel's locale data is some 20,000 more, all living as long
+        as the process. Frozen only at start they stayed in the collector's oldest
+        generation, and each full collection, every few seconds under load, scanned them: 17
+        to 30 ms with no webhook answered (bench/inbound.py at 500 updates/s); frozen too,
+        about 1 ms. The second freeze also takes the few objects of the requests in flight at
+        that moment: they are freed as always once unreferenced, only a cycle among them
+        would stay."""
+        freeze_startup_heap()
+        warm = self._warm
+        if warm is None:  # not started
+            return
+
+        async def once_warm() -> None:
+            await asyncio.wait([warm])
+            freeze_startup_heap()
+
+        self._spawn(once_warm(), "freeze")
+
+    def _spawn(self, work: Awaitable[Any], name: str) -> asyncio.Task[None]:
         async def guarded() -> None:
             try:
                 await work
@@ -379,7 +410,9 @@ class Service:
             except Exception:
                 log.exception("laporbot: %s loop died", name)
 
-        self._tasks.append(asyncio.create_task(guarded(), name=name))
+        task = asyncio.create_task(guarded(), name=name)
+        self._tasks.append(task)
+        return task
 
     async def _sync_agencies(self) -> None:
         agencies = [(a.code, a.name, a.time_zone) for a in self.intake.registry.agencies]

@@ -5,6 +5,7 @@ database and in `laporbot cases list`."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import re
@@ -249,3 +250,27 @@ async def test_serve_checkpoints_the_sqlite_log_itself_and_leaves_none_behind(
     database = Path(make_url(settings.sqlalchemy_url).database or "")
     wal = database.with_name(database.name + "-wal")
     assert not wal.exists() or wal.stat().st_size == 0
+
+
+async def test_the_heap_is_frozen_again_once_the_warm_up_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[object] = []
+
+    def calendar(years: object) -> None:
+        # what the holiday tables leave behind: long-lived objects made after start-up
+        made.append([years])
+
+    monkeypatch.setattr("laporbot.serve.indonesian_holidays_of", calendar)
+    running = Service(settings_for(tmp_path))
+    await running.start()
+    try:
+        running.freeze_heap()
+        (freezing,) = [task for task in running._tasks if task.get_name() == "freeze"]
+        await freezing
+        assert made
+        # gc.get_objects() lists the collected generations, not the frozen one
+        assert not any(obj is made[0] for obj in gc.get_objects())
+    finally:
+        gc.unfreeze()
+        await running.stop()
