@@ -165,7 +165,23 @@ def test_the_fields_read_are_the_ones_laporbot_uses() -> None:
 
 
 #: What a field is replaced with: every JSON type, a numeric string, an out-of-range date.
-REPLACEMENTS: list[object] = [None, True, False, "7", 7, -1, 0, 7.5, 10**12, "", [], {}, [{}]]
+REPLACEMENTS: list[object] = [
+    None,
+    True,
+    False,
+    "7",
+    7,
+    -1,
+    0,
+    7.5,
+    10**12,
+    2**63,
+    10**400,
+    "",
+    [],
+    {},
+    [{}],
+]
 
 
 def _paths(node: object, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:

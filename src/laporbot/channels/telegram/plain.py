@@ -43,7 +43,11 @@ def _bool(value: object) -> bool:
 
 
 def _number(value: object) -> bool:
-    return (type(value) is float and math.isfinite(value)) or type(value) is int
+    # an int a float holds exactly (a larger one cannot be a coordinate, and float() of a
+    # huge one raises)
+    if type(value) is int:
+        return -(2**53) <= value <= 2**53
+    return type(value) is float and math.isfinite(value)
 
 
 def _shaped(
