@@ -163,6 +163,33 @@ async def test_a_group_message_cutting_cannot_fix_is_dropped_from_a_batch_not_th
             await outbox.enqueue(session, unfixable, T0, case_id=case.id)
 
 
+async def test_a_replayed_batch_does_not_report_as_refused_what_it_queued_the_first_time(
+    db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    world = await make_world(db_sessionmaker, tmp_path, T0)
+    case = await _case(world, address="Gang Strasse 12", kecamatan="Tampan", plan=False)
+    fine = OutboundMessage(channel="telegram", chat_id="-100123", text=f"{case.number}: baru")
+    # the same message key, worded now so that the screen refuses it
+    unfixable = OutboundMessage(
+        channel="telegram", chat_id="-100123", text=f"{case.number}: Gang Straße 12"
+    )
+    async with world.sessionmaker() as session, session.begin():
+        await enqueue_many(session, [Queued(fine, "k:group", case.id)], T0)
+    refused: list[Queued] = []
+    async with world.sessionmaker() as session, session.begin():
+        await enqueue_many(
+            session,
+            [Queued(unfixable, "k:group", case.id), Queued(unfixable, "k:other", case.id)],
+            T0,
+            refused=refused,
+        )
+    # queued before under its key: nothing was withheld from the group; the new one was
+    assert [item.dedup_key for item in refused] == ["k:other"]
+    async with world.sessionmaker() as session:
+        texts = (await session.scalars(select(OutboxMessage.payload))).all()
+    assert [payload["text"] for payload in texts] == [fine.text]
+
+
 async def test_a_reminder_whose_group_message_is_refused_says_so_on_the_reminder(
     db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:

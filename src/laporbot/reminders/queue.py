@@ -3,11 +3,13 @@
 `laporbot.db.outbox.enqueue` takes three statements per message (dedup check, per-chat
 sequence, insert); a sweep of thousands of due reminders spent most of its time there. This
 queues a whole batch in two statements: one bump of every chat's sequence counter by the number
-of its messages, one multi-row insert that skips a message whose dedup key is queued already
-(ON CONFLICT on the key's unique index, so no check beforehand: it would find something only when
-a batch is replayed). Same rows, same counter series, same per-chat order as `enqueue`; a
-skipped message leaves a gap in its chat's `seq`, which only orders. Chats' counters are locked
-in sorted order so concurrent workers cannot deadlock on them.
+of its messages, and one multi-row insert that skips a message whose dedup key is queued
+already (ON CONFLICT on the key's unique index: a check beforehand would find something only
+when a batch is replayed). The keys are looked up only for group messages the privacy screen
+refuses, so that one queued the first time is not reported refused on a replay. Same rows,
+same counter series, same per-chat order as `enqueue`; a skipped message leaves a gap in its
+chat's `seq`, which only orders. Chats' counters are locked in sorted order so concurrent
+workers cannot deadlock on them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from laporbot.db import direct
@@ -54,7 +56,8 @@ async def enqueue_many(
 ) -> None:
     """Queue `items` (in order within each chat); one whose dedup key is already queued, or
     given earlier in `items`, is skipped. A group message the privacy screen refuses is not
-    queued; it is added to `refused` when given."""
+    queued; it is added to `refused` when given, unless its key was queued already (a batch
+    replayed after the screen's answer changed)."""
     if not items:
         return
     fresh = list(items)
@@ -63,7 +66,13 @@ async def enqueue_many(
         session, [(item.message, item.case_id) for item in fresh], drop_refused=True
     )
     if refused is not None:
-        refused.extend(i for i, m in zip(fresh, screened, strict=True) if m is None)
+        turned_away = [i for i, m in zip(fresh, screened, strict=True) if m is None]
+        if turned_away:
+            # A replayed batch's message queued the first time is not refused now: its key
+            # is looked up only here, when something was refused (rare), not for every batch.
+            keys = [item.dedup_key for item in turned_away]
+            queued = set(await direct.scalars(session, "outbox.queued", _queued, {"keys": keys}))
+            refused.extend(item for item in turned_away if item.dedup_key not in queued)
     fresh = [
         item if message is item.message else dataclasses.replace(item, message=message)
         for item, message in zip(fresh, screened, strict=True)
@@ -98,6 +107,11 @@ async def enqueue_many(
             )
     if rows:
         await direct.execute(session, "outbox.insert_new", _insert, rows)
+
+
+def _queued(_dialect: str) -> Any:
+    table = OutboxMessage.__table__.c
+    return select(table.dedup_key).where(table.dedup_key.in_(bindparam("keys", expanding=True)))
 
 
 #: The columns `enqueue_many` gives (`db.direct` applies no Python-side defaults).
