@@ -316,6 +316,7 @@ class Service:
     async def stop(self) -> None:
         """Stop taking new work, let in-flight work finish (bounded), release everything."""
         self._stop_event.set()
+        self._warm = None
         if self._scheduler is not None:
             # No new ticks; a tick already running finishes its transaction (APScheduler's
             # shutdown would cancel it mid-way).
@@ -387,9 +388,10 @@ class Service:
         as the process. Frozen only at start they stayed in the collector's oldest
         generation, and each full collection, every few seconds under load, scanned them: 17
         to 30 ms with no webhook answered (bench/inbound.py at 500 updates/s); frozen too,
-        about 1 ms. The second freeze also takes the few objects of the requests in flight at
-        that moment: they are freed as always once unreferenced, only a cycle among them
-        would stay."""
+        about 1 ms. Before the second freeze a full collection (a few ms, the start-up heap
+        being frozen already) frees the garbage cycles made so far, which would otherwise stay
+        for good; the objects of the requests in flight at that moment are frozen too, and
+        freed as always once unreferenced (only a cycle among them would stay)."""
         freeze_startup_heap()
         warm = self._warm
         if warm is None:  # not started
@@ -397,6 +399,7 @@ class Service:
 
         async def once_warm() -> None:
             await asyncio.wait([warm])
+            gc.collect()
             freeze_startup_heap()
 
         self._spawn(once_warm(), "freeze")
@@ -408,7 +411,7 @@ class Service:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("laporbot: %s loop died", name)
+                log.exception("laporbot: %s task failed", name)
 
         task = asyncio.create_task(guarded(), name=name)
         self._tasks.append(task)

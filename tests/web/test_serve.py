@@ -12,6 +12,7 @@ import re
 import signal
 import socket
 import sys
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -256,9 +257,12 @@ async def test_the_heap_is_frozen_again_once_the_warm_up_is_done(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     made: list[object] = []
+    frozen_once = threading.Event()
 
     def calendar(years: object) -> None:
-        # what the holiday tables leave behind: long-lived objects made after start-up
+        # what the holiday tables leave behind: long-lived objects made after start-up,
+        # once the first freeze is behind
+        frozen_once.wait(timeout=10)
         made.append([years])
 
     monkeypatch.setattr("laporbot.serve.indonesian_holidays_of", calendar)
@@ -266,6 +270,7 @@ async def test_the_heap_is_frozen_again_once_the_warm_up_is_done(
     await running.start()
     try:
         running.freeze_heap()
+        frozen_once.set()
         (freezing,) = [task for task in running._tasks if task.get_name() == "freeze"]
         await freezing
         assert made
