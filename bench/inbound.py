@@ -432,12 +432,12 @@ async def _phase(
     server: _Laporbot | None,
 ) -> dict[str, Any]:
     ids = _ids(plan)
-    steady_ids: list[int] = []
+    steady: list[int] = []
     if mode == "open":
         # The steady window: the updates scheduled in it.
         schedule = open_schedule(plan, rate)
         begin, end = schedule.steady
-        steady_ids = [u["update_id"] for at, u in schedule.moments if begin <= at < end] or ids
+        steady = [u["update_id"] for at, u in schedule.moments if begin <= at < end] or ids
         del schedule
     # The load generator's updates go to it as JSON, not kept here as dicts: tens of
     # thousands of them would sit in the server's oldest GC generation, and every full
@@ -464,7 +464,6 @@ async def _phase(
     }
     if mode == "open":
         # The steady window's updates, and the rate they were sent at.
-        steady = steady_ids
         window = max(sent[u] for u in steady) - min(sent[u] for u in steady)
         figures |= {
             "all_latencies": figures["latencies"],

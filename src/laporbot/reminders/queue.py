@@ -60,13 +60,12 @@ async def enqueue_many(
     replayed after the screen's answer changed)."""
     if not items:
         return
-    fresh = list(items)
     # Group messages are screened here, where their rows are made, as `db.outbox.enqueue` does.
     screened = await screen_group_messages(
-        session, [(item.message, item.case_id) for item in fresh], drop_refused=True
+        session, [(item.message, item.case_id) for item in items], drop_refused=True
     )
     if refused is not None:
-        turned_away = [i for i, m in zip(fresh, screened, strict=True) if m is None]
+        turned_away = [i for i, m in zip(items, screened, strict=True) if m is None]
         if turned_away:
             # A replayed batch's message queued the first time is not refused now: its key
             # is looked up only here, when something was refused (rare), not for every batch.
@@ -75,7 +74,7 @@ async def enqueue_many(
             refused.extend(item for item in turned_away if item.dedup_key not in queued)
     fresh = [
         item if message is item.message else dataclasses.replace(item, message=message)
-        for item, message in zip(fresh, screened, strict=True)
+        for item, message in zip(items, screened, strict=True)
         if message is not None
     ]
     # Stable sort: one chat's messages keep the order they were given in.

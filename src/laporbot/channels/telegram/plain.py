@@ -111,7 +111,7 @@ def _reply_markup(value: object) -> bool:
 
 def _date(value: object) -> bool:
     # 0 is an inaccessible message (a button under one too old to show): a type of its own
-    return _int(value) and 0 < value <= _MAX_DATE  # type: ignore[operator]
+    return type(value) is int and 0 < value <= _MAX_DATE
 
 
 _USER_REQUIRED = {"id": _int, "is_bot": _bool, "first_name": _str}
