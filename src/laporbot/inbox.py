@@ -261,16 +261,14 @@ class InboxProcessor:
         session = self._sessions()
         try:
             async with session.begin():
-                process = (
-                    process
-                    and self._process_on_accept
-                    and not self._stopping.is_set()
-                    and not await inbox_repo.any_waiting(session, now)
-                )
-                if process:
-                    # Stored as done: processed below, in this transaction; an update that does not
-                    # end done is set back by the statement that records what became of it.
-                    stored = await inbox_repo.accept_processed(session, updates, now)
+                stored: list[InboxItem | None] | None = None
+                if process and self._process_on_accept and not self._stopping.is_set():
+                    # Stored as done unless an update is waiting its turn: processed below, in
+                    # this transaction; an update that does not end done is set back by the
+                    # statement that records what became of it.
+                    stored = await inbox_repo.accept_processed_unless_waiting(session, updates, now)
+                process = stored is not None
+                if stored is not None:
                     # No savepoint around the batch: if it fails as a whole, this transaction
                     # rolls back and the deliveries are stored alone, for the worker loop.
                     fresh_items = [item for item in stored if item is not None]

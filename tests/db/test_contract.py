@@ -212,6 +212,61 @@ async def test_inbox_claims_are_exclusive_and_expire(store: Store) -> None:
     assert [i.platform_id for i in retry] == ["2"]
 
 
+async def test_inbox_stores_a_group_as_processed_only_when_nothing_waits(store: Store) -> None:
+    """`accept_processed_unless_waiting`: the group as done, in order; or nothing and None
+    while an update waits its turn (PostgreSQL decides both in one statement)."""
+    group = [RawUpdate("telegram", str(n), {"update_id": n, "text": f"t{n}"}) for n in (5, 3, 9)]
+    async with store.sessionmaker() as session, session.begin():
+        stored = await inbox.accept_processed_unless_waiting(session, group, NOW)
+    assert stored is not None
+    assert [(i.platform_id, i.status, i.attempts) for i in stored if i] == [
+        ("5", "done", 1),
+        ("3", "done", 1),
+        ("9", "done", 1),
+    ]
+    ids = [i.id for i in stored if i]
+    assert ids == sorted(ids)  # numbered in the group's order, as they are claimed
+    # A redelivery in a new group is None; every update a redelivery: None as a whole, and
+    # `accept_many` then finds them all stored.
+    again = [group[0], RawUpdate("telegram", "11", {"update_id": 11})]
+    async with store.sessionmaker() as session, session.begin():
+        mixed = await inbox.accept_processed_unless_waiting(session, again, NOW)
+        assert mixed is not None
+        assert [item is None for item in mixed] == [True, False]
+        replay = await inbox.accept_processed_unless_waiting(session, group[1:], NOW)
+        assert replay is None or replay == [None, None]
+        assert await inbox.accept_many(session, group[1:], NOW) == [False, False]
+    # An update waiting its turn (pending): nothing of the next group is stored.
+    async with store.sessionmaker() as session, session.begin():
+        assert await inbox.accept(session, RawUpdate("telegram", "20", {}), NOW) is True
+    later = [RawUpdate("telegram", "21", {"update_id": 21})]
+    async with store.sessionmaker() as session, session.begin():
+        assert await inbox.accept_processed_unless_waiting(session, later, NOW) is None
+        assert await inbox.accept_many(session, later, NOW) == [True]
+    async with store.sessionmaker() as session:
+        rows = (await session.scalars(select(InboxItem).order_by(InboxItem.id))).all()
+    assert [(r.platform_id, r.status, r.payload) for r in rows] == [
+        ("5", "done", {"update_id": 5, "text": "t5"}),
+        ("3", "done", {"update_id": 3, "text": "t3"}),
+        ("9", "done", {"update_id": 9, "text": "t9"}),
+        ("11", "done", {"update_id": 11}),
+        ("20", "pending", {}),
+        ("21", "pending", {"update_id": 21}),
+    ]
+    assert {r.received_at for r in rows} == {NOW}
+    assert [r.processed_at for r in rows[:4]] == [NOW] * 4
+    # Given back to be retried later (claimed_until ahead, unclaimed): no longer waiting.
+    async with store.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(InboxItem)
+            .where(InboxItem.status == "pending")
+            .values(claimed_until=NOW + timedelta(minutes=5))
+        )
+    after = [RawUpdate("telegram", "22", {"update_id": 22})]
+    async with store.sessionmaker() as session, session.begin():
+        assert await inbox.accept_processed_unless_waiting(session, after, NOW) is not None
+
+
 # --- outbox -----------------------------------------------------------------------------------
 
 

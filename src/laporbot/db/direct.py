@@ -159,7 +159,8 @@ def _prepare(statement: Any, dialect: Dialect) -> _Compiled:
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         default = _REQUIRED if bind.required else bind.effective_value
         binds.append(_Bind(name, process, name in expanding, default))
-    columns = list(statement.exported_columns)
+    # A textual statement returns nothing unless given its columns (`text(...).columns(...)`).
+    columns = list(getattr(statement, "exported_columns", ()))
     results = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
     return _Compiled(
         dialect=dialect.name,

@@ -11,13 +11,15 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import JSON, String, Table, bindparam, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from laporbot.channels.base import RawUpdate
 from laporbot.db import direct
-from laporbot.db._sql import dialect_insert, prebuilt
+from laporbot.db._sql import dialect_insert, dialect_of, prebuilt
 from laporbot.db.models import InboxItem
+from laporbot.db.types import UTCDateTime
 
 DEFAULT_LEASE = timedelta(minutes=5)
 
@@ -63,6 +65,69 @@ async def accept_processed(
         return []
     rows = _params(updates, now)
     returned = await direct.rows(session, "inbox.accept_processed", _accept_processed, rows)
+    return _as_processed(updates, now, returned)
+
+
+async def accept_processed_unless_waiting(
+    session: AsyncSession, updates: Sequence[RawUpdate], now: datetime
+) -> list[InboxItem | None] | None:
+    """`accept_processed` when no update is waiting its turn (`any_waiting`); else None, and
+    nothing is stored (store them with `accept_many`, for their turn).
+
+    On PostgreSQL the check and the insert are ONE statement (a round trip less on every
+    group): `INSERT ... SELECT FROM unnest(...) WHERE NOT EXISTS (<a waiting update>)`, so the
+    whole group is stored or none of it. An insert that stores nothing is ambiguous there (an
+    update waiting, or every update a redelivery): it gives None too, and `accept_many` then
+    stores them as pending, or finds them all stored already. The snapshot is the statement's,
+    as it was the check's: an update committed by another process in between is seen by
+    neither, then or now."""
+    if not updates:
+        return []
+    if dialect_of(session) != "postgresql":
+        if await any_waiting(session, now):
+            return None
+        return await accept_processed(session, updates, now)
+    params = {
+        "now": now,
+        "channels": [item.channel for item in updates],
+        "platform_ids": [item.platform_id for item in updates],
+        "payloads": [item.payload for item in updates],
+    }
+    returned = await direct.rows(
+        session, "inbox.accept_unless_waiting", _accept_unless_waiting, params
+    )
+    return _as_processed(updates, now, returned) if returned else None
+
+
+def _accept_unless_waiting(_dialect: str) -> Any:
+    # PostgreSQL only. WITH ORDINALITY: rows are inserted (and numbered) in the group's order,
+    # as the multi-row insert does. The NOT EXISTS is uncorrelated: evaluated once, for all.
+    table = InboxItem.__table__.c
+    statement = text(
+        "INSERT INTO inbox (channel, platform_id, received_at, payload, status, attempts,"
+        " processed_at)"
+        " SELECT u.channel, u.platform_id, :now, u.payload, 'done', 1, :now"
+        " FROM unnest(:channels, :platform_ids, :payloads) WITH ORDINALITY"
+        " AS u(channel, platform_id, payload, n)"
+        " WHERE NOT EXISTS (SELECT 1 FROM inbox AS waiting WHERE waiting.status = 'pending'"
+        " AND (waiting.claimed_by IS NOT NULL OR waiting.claimed_until IS NULL"
+        " OR waiting.claimed_until <= :now))"
+        " ORDER BY u.n"
+        " ON CONFLICT (channel, platform_id) DO NOTHING"
+        " RETURNING inbox.id, inbox.channel, inbox.platform_id"
+    ).bindparams(
+        bindparam("now", type_=UTCDateTime()),
+        bindparam("channels", type_=ARRAY(String)),
+        bindparam("platform_ids", type_=ARRAY(String)),
+        bindparam("payloads", type_=ARRAY(JSON)),
+    )
+    return statement.columns(table.id, table.channel, table.platform_id)
+
+
+def _as_processed(
+    updates: Sequence[RawUpdate], now: datetime, returned: Sequence[tuple[Any, ...]]
+) -> list[InboxItem | None]:
+    """`accept_processed`'s answer from the (id, channel, platform id) rows stored."""
     ids = {(channel, platform_id): id_ for id_, channel, platform_id in returned}
     found: list[InboxItem | None] = []
     for item in updates:

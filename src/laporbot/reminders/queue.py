@@ -21,14 +21,16 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import JSON, Integer, String, Table, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from laporbot.db import direct
-from laporbot.db._sql import dialect_insert
+from laporbot.db._sql import dialect_insert, dialect_of
 from laporbot.db.models import OutboxMessage
 from laporbot.db.numbers import next_values
 from laporbot.db.outbox import to_payload
+from laporbot.db.types import UTCDateTime
 from laporbot.messages import OutboundMessage
 from laporbot.privacy import screen_group_messages
 
@@ -85,6 +87,11 @@ async def enqueue_many(
             fresh, key=lambda item: (item.message.channel, item.message.chat_id)
         )
     ]
+    if not chats:
+        return
+    if dialect_of(session) == "postgresql":
+        await _queue_in_one(session, chats, now)
+        return
     last = await next_values(session, {series: len(chat_items) for series, chat_items in chats})
     rows: list[dict[str, Any]] = []
     for series, chat_items in chats:
@@ -106,6 +113,75 @@ async def enqueue_many(
             )
     if rows:
         await direct.execute(session, "outbox.insert_new", _insert, rows)
+
+
+async def _queue_in_one(
+    session: AsyncSession, chats: Sequence[tuple[str, Sequence[Queued]]], now: datetime
+) -> None:
+    """PostgreSQL: the counters' bump and the insert in ONE statement (a round trip less for
+    every group and sweep batch), the same rows as the two statements give. Each message
+    is numbered from its chat's bumped counter: the last value, minus how many of the chat's
+    messages follow it."""
+    rows: dict[str, list[Any]] = {
+        "row_series": [],
+        "channels": [],
+        "chat_ids": [],
+        "backs": [],
+        "payloads": [],
+        "dedup_keys": [],
+        "case_ids": [],
+    }
+    for series, chat_items in chats:
+        for offset, item in enumerate(chat_items):
+            rows["row_series"].append(series)
+            rows["channels"].append(item.message.channel)
+            rows["chat_ids"].append(item.message.chat_id)
+            rows["backs"].append(len(chat_items) - 1 - offset)
+            rows["payloads"].append(to_payload(item.message))
+            rows["dedup_keys"].append(item.dedup_key)
+            rows["case_ids"].append(item.case_id)
+    # Sorted as `next_values` sorts them (code points: COLLATE "C" in the statement), so
+    # concurrent batches take the counters' row locks in one order.
+    ordered = sorted(chats, key=lambda chat: chat[0])
+    params = {
+        "series": [series for series, _ in ordered],
+        "steps": [len(chat_items) for _, chat_items in ordered],
+        "now": now,
+        **rows,
+    }
+    await direct.execute(session, "outbox.queue_in_one", _queue_in_one_statement, params)
+
+
+def _queue_in_one_statement(_dialect: str) -> Any:
+    return text(
+        "WITH bumped AS ("
+        " INSERT INTO number_counters (name, value)"
+        " SELECT s.name, s.step FROM unnest(:series, :steps) AS s(name, step)"
+        ' ORDER BY s.name COLLATE "C"'
+        " ON CONFLICT (name) DO UPDATE SET value = number_counters.value + excluded.value"
+        " RETURNING number_counters.name, number_counters.value)"
+        " INSERT INTO outbox (channel, chat_id, seq, payload, status, attempts,"
+        " next_attempt_at, created_at, dedup_key, case_id)"
+        " SELECT m.channel, m.chat_id, bumped.value - m.back, m.payload, 'pending', 0,"
+        " :now, :now, m.dedup_key, m.case_id"
+        " FROM unnest(:row_series, :channels, :chat_ids, :backs, :payloads, :dedup_keys,"
+        " :case_ids) WITH ORDINALITY"
+        " AS m(series, channel, chat_id, back, payload, dedup_key, case_id, n)"
+        " JOIN bumped ON bumped.name = m.series"
+        " ORDER BY m.n"
+        " ON CONFLICT (dedup_key) DO NOTHING"
+    ).bindparams(
+        bindparam("series", type_=ARRAY(String)),
+        bindparam("steps", type_=ARRAY(Integer)),
+        bindparam("now", type_=UTCDateTime()),
+        bindparam("row_series", type_=ARRAY(String)),
+        bindparam("channels", type_=ARRAY(String)),
+        bindparam("chat_ids", type_=ARRAY(String)),
+        bindparam("backs", type_=ARRAY(Integer)),
+        bindparam("payloads", type_=ARRAY(JSON)),
+        bindparam("dedup_keys", type_=ARRAY(String)),
+        bindparam("case_ids", type_=ARRAY(Integer)),
+    )
 
 
 def _queued(_dialect: str) -> Any:
