@@ -255,12 +255,27 @@ async def test_inbox_stores_a_group_as_processed_only_when_nothing_waits(store: 
     ]
     assert {r.received_at for r in rows} == {NOW}
     assert [r.processed_at for r in rows[:4]] == [NOW] * 4
+    # Still waiting: claimed under a live lease, claimed by a process that died (lease
+    # expired), given back until exactly now.
+    probe = [RawUpdate("telegram", "30", {"update_id": 30})]
+    for claimed_by, claimed_until in (
+        ("w1", NOW + timedelta(minutes=5)),
+        ("w1", NOW - timedelta(minutes=5)),
+        (None, NOW),
+    ):
+        async with store.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(InboxItem)
+                .where(InboxItem.status == "pending")
+                .values(claimed_by=claimed_by, claimed_until=claimed_until)
+            )
+            assert await inbox.accept_processed_unless_waiting(session, probe, NOW) is None
     # Given back to be retried later (claimed_until ahead, unclaimed): no longer waiting.
     async with store.sessionmaker() as session, session.begin():
         await session.execute(
             update(InboxItem)
             .where(InboxItem.status == "pending")
-            .values(claimed_until=NOW + timedelta(minutes=5))
+            .values(claimed_by=None, claimed_until=NOW + timedelta(minutes=5))
         )
     after = [RawUpdate("telegram", "22", {"update_id": 22})]
     async with store.sessionmaker() as session, session.begin():

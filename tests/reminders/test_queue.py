@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from laporbot.db.engine import create_engine_for_url, make_sessionmaker
 from laporbot.db.models import NumberCounter, OutboxMessage
-from laporbot.db.outbox import enqueue
+from laporbot.db.outbox import enqueue, to_payload
 from laporbot.messages import OutboundMessage
 from laporbot.reminders.queue import Queued, enqueue_many
 from tests.db.support import truncate_all
@@ -108,7 +108,8 @@ async def test_a_batch_numbers_each_chat_on_from_its_counter_and_keeps_the_order
         ("c", 2, "c2", "k-c2"),
         ("c", 3, "c3", "k-c3"),
     ]
-    assert {(r.status, r.attempts, r.next_attempt_at, r.created_at) for r in rows} == {
-        ("pending", 0, NOW, NOW)
+    assert {(r.status, r.attempts, r.next_attempt_at, r.created_at, r.case_id) for r in rows} == {
+        ("pending", 0, NOW, NOW, None)
     }
+    assert rows[4].payload == to_payload(_message("c", "c1"))
     assert counters == {"outbox:telegram:b": 4, "outbox:telegram:c": 3}

@@ -119,7 +119,7 @@ def _accept_unless_waiting(_dialect: str) -> Any:
         bindparam("now", type_=UTCDateTime()),
         bindparam("channels", type_=ARRAY(String)),
         bindparam("platform_ids", type_=ARRAY(String)),
-        bindparam("payloads", type_=ARRAY(JSON)),
+        bindparam("payloads", type_=ARRAY(JSON, dimensions=1)),
     )
     return statement.columns(table.id, table.channel, table.platform_id)
 

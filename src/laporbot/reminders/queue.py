@@ -1,14 +1,14 @@
 """Queue a sweep batch's messages into the outbox with a handful of statements.
 
-`laporbot.db.outbox.enqueue` takes three statements per message (dedup check, per-chat
-sequence, insert); a sweep of thousands of due reminders spent most of its time there. This
-queues a whole batch in two statements: one bump of every chat's sequence counter by the number
-of its messages, and one multi-row insert that skips a message whose dedup key is queued
-already (ON CONFLICT on the key's unique index: a check beforehand would find something only
-when a batch is replayed). The keys are looked up only for group messages the privacy screen
-refuses, so that one queued the first time is not reported refused on a replay. Same rows,
-same counter series, same per-chat order as `enqueue`; a skipped message leaves a gap in its
-chat's `seq`, which only orders. Chats' counters are locked in sorted order so concurrent
+`laporbot.db.outbox.enqueue` takes three statements per message (dedup check, per-chat sequence,
+insert); a sweep of thousands of due reminders spent most of its time there. This queues a whole
+batch in two statements (one on PostgreSQL, a writable CTE): one bump of every chat's sequence
+counter by the number of its messages, and one multi-row insert that skips a message whose dedup
+key is queued already (ON CONFLICT on the key's unique index: a check beforehand would find
+something only when a batch is replayed). The keys are looked up only for group messages the
+privacy screen refuses, so that one queued the first time is not reported refused on a replay.
+Same rows, same counter series, same per-chat order as `enqueue`; a skipped message leaves a gap
+in its chat's `seq`, which only orders. Chats' counters are locked in sorted order so concurrent
 workers cannot deadlock on them.
 """
 
@@ -178,7 +178,7 @@ def _queue_in_one_statement(_dialect: str) -> Any:
         bindparam("channels", type_=ARRAY(String)),
         bindparam("chat_ids", type_=ARRAY(String)),
         bindparam("backs", type_=ARRAY(Integer)),
-        bindparam("payloads", type_=ARRAY(JSON)),
+        bindparam("payloads", type_=ARRAY(JSON, dimensions=1)),
         bindparam("dedup_keys", type_=ARRAY(String)),
         bindparam("case_ids", type_=ARRAY(Integer)),
     )
