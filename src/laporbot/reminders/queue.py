@@ -140,12 +140,11 @@ async def _queue_in_one(
             rows["payloads"].append(to_payload(item.message))
             rows["dedup_keys"].append(item.dedup_key)
             rows["case_ids"].append(item.case_id)
-    # Sorted as `next_values` sorts them (code points: COLLATE "C" in the statement), so
-    # concurrent batches take the counters' row locks in one order.
-    ordered = sorted(chats, key=lambda chat: chat[0])
+    # The statement bumps the counters in code-point order (ORDER BY ... COLLATE "C"), as
+    # `next_values` sorts them, so concurrent batches take their row locks in one order.
     params = {
-        "series": [series for series, _ in ordered],
-        "steps": [len(chat_items) for _, chat_items in ordered],
+        "series": [series for series, _ in chats],
+        "steps": [len(chat_items) for _, chat_items in chats],
         "now": now,
         **rows,
     }
