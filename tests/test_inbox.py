@@ -405,12 +405,19 @@ class BatchEcho:
         self.failures: set[str] = set()
         self.broken = False
         self.batches: list[list[str]] = []
+        self.isolated: list[bool] = []
 
     async def __call__(
-        self, db: AsyncSession, inbounds: Sequence[InboundMessage], now: datetime
+        self,
+        db: AsyncSession,
+        inbounds: Sequence[InboundMessage],
+        now: datetime,
+        *,
+        isolate: bool = True,
     ) -> list[object]:
         texts = [m.text or "" for m in inbounds]
         self.batches.append(texts)
+        self.isolated.append(isolate)
         outcomes: list[object] = []
         stopped: set[str] = set()
         for inbound, text in zip(inbounds, texts, strict=True):
@@ -419,6 +426,8 @@ class BatchEcho:
                 outcomes.append(None)
                 continue
             if text in self.failures:
+                if not isolate:  # as `Intake.handle_batch`: no savepoint, so it propagates
+                    raise RuntimeError(f"broke on {text}")
                 stopped.add(inbound.chat_id)
                 outcomes.append(RuntimeError(f"broke on {text}"))
                 continue
@@ -630,3 +639,25 @@ async def test_a_group_failing_as_a_whole_on_accept_is_stored_for_the_worker(
     assert await inbox.process_pending() == 2
     assert handler.calls == ["a1", "b1"]  # one by one, after the batch failed again
     assert await replies(db_sessionmaker) == ["echo a1", "echo b1"]
+
+
+async def test_a_message_failing_in_a_group_on_accept_sends_the_group_to_the_worker(
+    db_sessionmaker: Sessions,
+) -> None:
+    clock = FixedClock(T0)
+    handler, together = EchoHandler(), BatchEcho()
+    together.failures.add("b1")
+    inbox = processor(
+        db_sessionmaker, clock, handler, handle_batch=together, process_on_accept=True
+    )
+    accepted = await inbox.accept([update("1", text="a1"), update("2", text="b1", chat="c2")])
+    assert accepted == [True, True]
+    assert together.isolated == [False]  # the group's own transaction: no savepoints
+    rows = await inbox_rows(db_sessionmaker)
+    assert [(r.status, r.attempts) for r in rows] == [("pending", 0)] * 2  # stored, untried
+    assert await replies(db_sessionmaker) == []  # a1's reply went with the group
+    assert await inbox.process_pending() == 2
+    assert together.isolated == [False, True]  # the worker isolates each message
+    rows = await inbox_rows(db_sessionmaker)
+    assert [(r.status, r.attempts) for r in rows] == [("done", 1), ("pending", 1)]
+    assert await replies(db_sessionmaker) == ["all a1"]  # b1 waits for its retry

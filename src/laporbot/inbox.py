@@ -72,12 +72,20 @@ UNCONFIGURED_RETRY = timedelta(minutes=10)
 MAX_ERROR_CHARS = 2000
 
 InboundHandler = Callable[[AsyncSession, InboundMessage, datetime], Awaitable[object]]
-#: Handles many messages at once (`Intake.handle_batch`): for each, None when it left the
-#: message to `InboundHandler` (called after it, in order), an exception when the message
-#: failed (its writes rolled back), anything else when it was handled.
-BatchHandler = Callable[
-    [AsyncSession, Sequence[InboundMessage], datetime], Awaitable[Sequence[object]]
-]
+
+
+class BatchHandler(Protocol):
+    """Handles many messages at once (`Intake.handle_batch`): for each, None when it left the
+    message to `InboundHandler` (called after it, in order), an exception when the message
+    failed (its writes rolled back), anything else when it was handled. With
+    `isolate=False` the inbox rolls its transaction back on any error and handles the
+    messages again one by one, so a failing message may raise instead (no savepoint)."""
+
+    def __call__(
+        self, db: AsyncSession, inbounds: Sequence[InboundMessage], now: datetime, *, isolate: bool
+    ) -> Awaitable[Sequence[object]]: ...
+
+
 #: Records an update that carries no message (a delivery status) in the processing
 #: transaction, in a savepoint of its own when it writes (most such updates need nothing);
 #: True when it recorded something (the update is then `done`, not `ignored`).
@@ -462,11 +470,12 @@ class InboxProcessor:
             return {}
         messages = [message for _, message in candidates]
         try:
+            now = self._clock.now()
             if isolate:
                 async with session.begin_nested():
-                    outcomes = await self._handle_batch(session, messages, self._clock.now())
+                    outcomes = await self._handle_batch(session, messages, now, isolate=True)
             else:
-                outcomes = await self._handle_batch(session, messages, self._clock.now())
+                outcomes = await self._handle_batch(session, messages, now, isolate=False)
         except Exception:
             if not isolate:
                 raise

@@ -19,10 +19,10 @@ up and writes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,9 +75,19 @@ ComplaintHook = Callable[[AsyncSession, Complaint, datetime], Awaitable[None]]
 #: (whatever it wrote rolled back), or None (not handled: to be handled on its own, after the
 #: batch, e.g. by the officer side).
 Outcome = list[OutboundMessage] | BaseException | None
-#: Whether the officer side may take a message, given the flow of the sender's active
-#: conversation, None for none (`OfficerDesk.claims`).
-OfficerTest = Callable[[InboundMessage, str | None], bool]
+
+
+class OfficerSide(Protocol):
+    """The officer side's say over a batch (`OfficerDesk`): whose officer bindings it needs
+    (read with the active sessions, in the batch's first statement), and whether it may take
+    a message given those and the flow of the sender's active conversation (None: none)."""
+
+    def senders(self, inbounds: Sequence[InboundMessage]) -> Collection[str]: ...
+
+    def may_take(
+        self, inbound: InboundMessage, *, officers: Collection[str], flow: str | None
+    ) -> bool: ...
+
 
 _TIMEOUT_BATCH = 200
 
@@ -147,6 +157,9 @@ class _Batch:
 
     db: AsyncSession
     now: datetime
+    #: An action runs in a savepoint of its own (its failure is its message's outcome);
+    #: otherwise its failure propagates, for the caller to roll the transaction back.
+    isolate: bool = True
     rows: list[_Row] = field(default_factory=list)
     people: list[_Person] = field(default_factory=list)
     queued: list[Queued] = field(default_factory=list)
@@ -183,13 +196,15 @@ class _Batch:
             for row in self.rows
             if row.id is None
         ]
-        await session_rows.write_turns(self.db, updates, inserts)
+        # On PostgreSQL the session updates ride on the outbox insert (one round trip).
+        along = await session_rows.write_turns(self.db, updates, inserts, along_next=True)
         changed = [p for p in self.people if p.locale != p.stored_locale]
         await contact_rows.set_locales(self.db, {p.contact_id: p.locale for p in changed})
         for person in changed:
             if person.contact is not None:  # the ORM object, for the rest of the transaction
                 set_committed_value(person.contact, "locale", person.locale)
-        await self.flush_queue()
+        await enqueue_many(self.db, self.queued, self.now, along=along)
+        self.queued = []
 
 
 @dataclass
@@ -251,7 +266,8 @@ class Intake:
         inbounds: Sequence[InboundMessage],
         now: datetime,
         *,
-        officer_side: OfficerTest | None = None,
+        officer_side: OfficerSide | None = None,
+        isolate: bool = True,
     ) -> list[Outcome]:
         """`handle_inbound` for many messages in one go (the inbox's batch): the same turns,
         with the same effects, in a handful of statements for the whole batch (contacts,
@@ -264,20 +280,29 @@ class Intake:
         fails has its writes rolled back (the error is its outcome) and the person's later ones
         are left. An error in the final writes propagates: the caller rolls the whole batch
         back (wrap the call in a savepoint) and handles the messages one by one.
+
+        `isolate=False`, for a caller that rolls its whole transaction back on any error and
+        handles the messages again one by one (the inbox's group commit): an action runs
+        without a savepoint of its own (two round trips fewer per case opened) and its
+        failure propagates like an error in the final writes.
         """
         outcomes: list[Outcome] = [None] * len(inbounds)
         private = [(index, m) for index, m in enumerate(inbounds) if not m.is_group]
         if not private:
             return outcomes
         keys = {(m.channel, m.user_id) for _, m in private}
-        stored = await session_rows.load_active_many(db, keys)
+        senders = officer_side.senders([m for _, m in private]) if officer_side else ()
+        stored, officers = await session_rows.load_active_many(db, keys, officers_among=senders)
         stopped: set[tuple[str, str]] = set()
         turns: list[tuple[int, InboundMessage]] = []
         for index, inbound in private:
             key = (inbound.channel, inbound.user_id)
             row = stored.get(key)
             flow = row["flow"] if row is not None else None
-            if key in stopped or (officer_side is not None and officer_side(inbound, flow)):
+            if key in stopped or (
+                officer_side is not None
+                and officer_side.may_take(inbound, officers=officers, flow=flow)
+            ):
                 stopped.add(key)  # this one and their later ones: on their own, in order
                 continue
             turns.append((index, inbound))
@@ -286,7 +311,7 @@ class Intake:
         contacts = await contact_rows.touch_many(
             db, [(m.channel, m.user_id, m.chat_id) for _, m in turns], now
         )
-        batch = _Batch(db, now)
+        batch = _Batch(db, now, isolate)
         people = {
             key: batch.person(contact, _Row.stored(row) if (row := stored.get(key)) else None)
             for key, contact in contacts.items()
@@ -300,6 +325,8 @@ class Intake:
             try:
                 outcomes[index] = await self._message_turn(batch, who, inbound)
             except Exception as exc:
+                if not isolate:
+                    raise  # nothing of it was undone: the caller rolls back
                 outcomes[index] = exc
                 failed.add(key)
         await batch.write()
@@ -366,6 +393,7 @@ class Intake:
         messages: list[OutboundMessage] = []
         pending = list(effects)
         savepoint = None
+        acted = False
         try:
             while pending:
                 effect = pending.pop(0)
@@ -382,12 +410,14 @@ class Intake:
                 elif isinstance(effect, EndSession):
                     continue
                 else:
-                    if savepoint is None:
+                    if not acted:
                         # The replies queued so far go first (a chat's order: an action may
                         # queue messages too), and the action's writes are undone alone if
-                        # this turn fails.
+                        # this turn fails (when isolated; else the caller rolls back).
+                        acted = True
                         await batch.flush_queue()
-                        savepoint = await batch.db.begin_nested()
+                        if batch.isolate:
+                            savepoint = await batch.db.begin_nested()
                     contact = await self._contact(batch, who.person)
                     outcome = await self.act(batch.db, contact, effect, batch.now)
                     session, pending = step(self.flows, session, ActionResult(outcome), batch.now)

@@ -223,12 +223,18 @@ class Service:
         return await self.intake.handle_inbound(db, inbound, now)
 
     async def _handle_batch(
-        self, db: AsyncSession, inbounds: Sequence[InboundMessage], now: datetime
+        self,
+        db: AsyncSession,
+        inbounds: Sequence[InboundMessage],
+        now: datetime,
+        *,
+        isolate: bool = True,
     ) -> list[Outcome]:
         """Citizens' messages of a batch together; the officer side's are left to
         `_handle_inbound`, one by one."""
-        officer_side = await self.officers.claims(db, inbounds)
-        return await self.intake.handle_batch(db, inbounds, now, officer_side=officer_side)
+        return await self.intake.handle_batch(
+            db, inbounds, now, officer_side=self.officers, isolate=isolate
+        )
 
     def add_sweep(self, name: str, make: SweepFactory, seconds: float | None = None) -> None:
         """Register one more periodic sweep (before `start`)."""

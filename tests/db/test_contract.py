@@ -20,6 +20,7 @@ from laporbot.db.models import (
     CaseEvent,
     ConversationSession,
     InboxItem,
+    Officer,
     OutboxMessage,
     Reminder,
 )
@@ -552,6 +553,62 @@ async def test_one_active_session_per_user(store: Store) -> None:
         ("ended", {"category": "anak_terlantar"}),
         ("active", {}),
     ]
+
+
+async def test_a_batchs_first_read_finds_active_sessions_and_bound_officers(
+    store: Store,
+) -> None:
+    await _with_agency(store)
+    code = AGENCY[0]
+    async with store.sessionmaker() as session, session.begin():
+        ended = await sessions.save(session, _conversation("u2"))
+        await sessions.end(session, ended, NOW)
+        first = await sessions.save(session, _conversation("u1"))
+        await sessions.save(session, _conversation("u3"))
+        # u1 and u5 are bound; u2's binding is inactive, u4's revoked.
+        bindings = [("u1", True, None), ("u2", False, None), ("u4", True, NOW), ("u5", True, None)]
+        session.add_all(
+            Officer(
+                agency_code=code,
+                telegram_user_id=user,
+                role="officer",
+                display_name=user,
+                created_at=NOW,
+                active=active,
+                revoked_at=revoked,
+            )
+            for user, active, revoked in bindings
+        )
+    keys = [("telegram", u) for u in ("u1", "u2", "u4", "u5")] + [("web", "u3")]
+    async with store.sessionmaker() as session, session.begin():
+        rows, officers = await sessions.load_active_many(
+            session, keys, officers_among=["u1", "u2", "u4", "u5", "u6"]
+        )
+        assert officers == {"u1", "u5"}  # not the inactive binding, nor the revoked one
+        assert list(rows) == [("telegram", "u1")]  # u2's ended, u3's is on another channel
+        assert rows["telegram", "u1"]["id"] == first.id
+        assert rows["telegram", "u1"]["expires_at"] == NOW + timedelta(minutes=30)
+        assert rows["telegram", "u1"]["answers"] == {}
+        # No active session at all: the officers all the same.
+        rows, officers = await sessions.load_active_many(
+            session, [("telegram", "u5")], officers_among=["u5"]
+        )
+        assert (rows, officers) == ({}, {"u5"})
+        rows, officers = await sessions.load_active_many(session, [("telegram", "u1")])
+        assert (list(rows), officers) == ([("telegram", "u1")], set())
+
+
+async def test_a_batchs_first_read_locks_the_sessions_it_finds(store: Store) -> None:
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite has one writer at a time: nothing to lock")
+    async with store.sessionmaker() as session, session.begin():
+        await sessions.save(session, _conversation("u1"))
+    async with store.sessionmaker() as holder, holder.begin():
+        await sessions.load_active_many(holder, [("telegram", "u1")], officers_among=["u1"])
+        async with store.sessionmaker() as other, other.begin():
+            await other.execute(text("SET LOCAL lock_timeout = '100ms'"))
+            with pytest.raises(DBAPIError, match="lock"):
+                await sessions.load_active_many(other, [("telegram", "u1")], officers_among=["u1"])
 
 
 async def test_two_workers_starting_a_session_for_one_user_leave_one_active(

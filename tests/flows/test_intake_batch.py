@@ -4,6 +4,7 @@ and a message it cannot take, or whose action fails, is set apart without spoili
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -160,6 +161,31 @@ async def test_an_action_that_fails_sets_its_person_apart(maker: Any) -> None:
     assert any("LPR-*" in text for text in await replies_to(maker, "broken"))
 
 
+async def test_without_isolation_an_action_that_fails_propagates(maker: Any) -> None:
+    intake = Intake.from_settings(Settings())
+    async with maker() as db, db.begin():
+        await intake.handle_batch(db, script("broken", REPORT[:13]), NOW)
+    before = await stored_state(maker, "broken")
+    savepoints: list[str] = []
+
+    async def refuse(db: Any, case: Case, now: datetime) -> None:
+        savepoints.append(str(db.in_nested_transaction()))
+        raise RuntimeError("triage is down")
+
+    intake.case_hooks.append(refuse)
+    confirm = script("broken", REPORT)[13]
+    other = script("other", ["halo"])[0]
+    async with maker() as db:
+        with pytest.raises(RuntimeError, match="triage is down"):
+            async with db.begin():
+                await intake.handle_batch(db, [other, confirm], NOW, isolate=False)
+    assert savepoints == ["False"]  # no savepoint of its own: the caller rolls back
+    async with maker() as db:
+        assert (await db.scalars(select(Case))).all() == []
+    assert await stored_state(maker, "broken") == before
+    assert await replies_to(maker, "other") == []  # the whole transaction went back
+
+
 async def test_messages_the_officer_side_may_take_are_left_in_order(
     maker: Any, intake: Intake
 ) -> None:
@@ -177,13 +203,19 @@ async def test_messages_the_officer_side_may_take_are_left_in_order(
     other = script("c3", ["halo"])[0]
     asked: list[tuple[str, str | None]] = []
 
-    def officer_side(inbound: InboundMessage, flow: str | None) -> bool:
-        asked.append((inbound.platform_id, flow))
-        return (inbound.text or "").startswith("/daftar")
+    class OfficerSide:
+        def senders(self, inbounds: Sequence[InboundMessage]) -> set[str]:
+            return {m.user_id for m in inbounds}
+
+        def may_take(
+            self, inbound: InboundMessage, *, officers: Collection[str], flow: str | None
+        ) -> bool:
+            asked.append((inbound.platform_id, flow))
+            return (inbound.text or "").startswith("/daftar")
 
     async with maker() as db, db.begin():
         outcomes = await intake.handle_batch(
-            db, [first, group, other, second, third], NOW, officer_side=officer_side
+            db, [first, group, other, second, third], NOW, officer_side=OfficerSide()
         )
     assert isinstance(outcomes[0], list)
     assert isinstance(outcomes[2], list)

@@ -120,10 +120,7 @@ class Office:
         the officer side handled it."""
         now = message.received_at
         async with self.maker() as db, db.begin():
-            officer_side = await self.desk.claims(db, [message])
-            (outcome,) = await self.intake.handle_batch(
-                db, [message], now, officer_side=officer_side
-            )
+            (outcome,) = await self.intake.handle_batch(db, [message], now, officer_side=self.desk)
             if isinstance(outcome, BaseException):
                 raise outcome
             if outcome is not None:

@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, exc, insert
+from sqlalchemy import BindParameter, Table, bindparam, exc, insert, text
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Insert
@@ -118,6 +118,29 @@ _REQUIRED = object()
 _COMPILED: dict[tuple[str, str], _Compiled] = {}
 #: SQLite keeps the SQL of at most this many list lengths per statement.
 _MAX_EXPANDED = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Along:
+    """A write that the caller's next statement carries as a writable CTE (PostgreSQL): two
+    writes in one round trip. `sql` is the CTE, `name AS (...)`, with `:name` parameters;
+    `binds` type them and `params` give their values. PostgreSQL runs a data-modifying CTE
+    once and to completion whether or not the statement reads it (`run_along` runs one on
+    its own)."""
+
+    name: str
+    sql: str
+    binds: tuple[BindParameter[Any], ...]
+    params: Mapping[str, Any]
+
+
+async def run_along(session: AsyncSession, along: Along) -> None:
+    """`along` on its own, when the statement that was to carry it has nothing to do."""
+
+    def build(_dialect: str) -> Any:
+        return text(f"WITH {along.sql} SELECT 1").bindparams(*along.binds)
+
+    await execute(session, f"along:{along.name}", build, along.params)
 
 
 def insert_all(table: Table) -> Insert:

@@ -8,11 +8,16 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    ARRAY,
+    JSON,
     Insert,
+    Integer,
     Select,
+    String,
     Table,
     Update,
     bindparam,
+    column,
     literal_column,
     or_,
     select,
@@ -23,8 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 
 from laporbot.db import direct
-from laporbot.db._sql import prebuilt
-from laporbot.db.models import ConversationSession
+from laporbot.db._sql import dialect_of, prebuilt
+from laporbot.db.models import ConversationSession, Officer
+from laporbot.db.types import UTCDateTime
 
 #: "active" written into the SQL, not bound: only then may the database use the partial index
 #: of active sessions (`uq_conversation_sessions_active`), whose condition it must prove from
@@ -54,24 +60,79 @@ def _load_active(_dialect: str) -> Select[ConversationSession]:
 
 
 async def load_active_many(
-    session: AsyncSession, keys: Collection[tuple[str, str]]
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """The active sessions of many (channel, user_id) at once, as plain rows (column name to
-    value) by key: ONE statement for a batch of updates. Rows are locked on PostgreSQL in id
-    order until the transaction ends, as `load_active` locks one."""
+    session: AsyncSession,
+    keys: Collection[tuple[str, str]],
+    *,
+    officers_among: Collection[str] = (),
+) -> tuple[dict[tuple[str, str], dict[str, Any]], set[str]]:
+    """A batch's first read: the active sessions of many (channel, user_id) at once, as plain
+    rows (column name to value) by key, and which of the Telegram users `officers_among` have
+    an active officer binding (the officer side's say, `OfficerDesk.may_take`). ONE statement
+    for a batch of updates on PostgreSQL, two on SQLite (in process: nothing to save). Rows
+    are locked on PostgreSQL in id order until the transaction ends, as `load_active` locks
+    one."""
     if not keys:
-        return {}
+        return {}, set()
     wanted = set(keys)
     params = {
         "channels": sorted({channel for channel, _ in wanted}),
         "users": sorted({user for _, user in wanted}),
     }
-    rows = {}
-    for row in await direct.dicts(session, "sessions.load_many", _load_many, params):
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    officers: set[str] = set()
+    if officers_among and dialect_of(session) == "postgresql":
+        params["officers"] = sorted(officers_among)
+        found = await direct.dicts(session, "sessions.load_with_officers", _with_officers, params)
+        officers = set(found[0]["officers"]) if found else set()
+        found = [row for row in found if row["id"] is not None]
+    else:
+        found = await direct.dicts(session, "sessions.load_many", _load_many, params)
+        if officers_among:
+            users = {"officers": sorted(officers_among)}
+            officers = set(await direct.scalars(session, "sessions.officers", _officers, users))
+    for row in found:
         key = (row["channel"], row["user_id"])
         if key in wanted:
             rows[key] = row
-    return rows
+    return rows, officers
+
+
+def _officers(_dialect: str) -> Select[Any]:
+    return (
+        select(Officer.telegram_user_id)
+        .where(
+            Officer.telegram_user_id.in_(bindparam("officers", expanding=True)),
+            Officer.active.is_(True),
+            Officer.revoked_at.is_(None),
+        )
+        .distinct()
+    )
+
+
+def _with_officers(_dialect: str) -> Any:
+    # PostgreSQL: the officers' bindings as one array, the sessions (locked) joined to it, so
+    # a batch with no active session still gets its one row. One round trip instead of two.
+    table = cast(Table, ConversationSession.__table__)
+    names = ", ".join(f"s.{column.name}" for column in table.c)
+    inner = ", ".join(column.name for column in table.c)
+    sql = (
+        f"SELECT o.officers, {names} FROM"
+        " (SELECT ARRAY(SELECT DISTINCT telegram_user_id FROM officers"
+        " WHERE telegram_user_id IN :officers AND active IS true AND revoked_at IS NULL)"
+        " AS officers) AS o"
+        f" LEFT JOIN LATERAL (SELECT {inner} FROM conversation_sessions"
+        " WHERE channel IN :channels AND user_id IN :users AND status = 'active'"
+        " ORDER BY id FOR UPDATE) AS s ON true"
+    )
+    return (
+        text(sql)
+        .bindparams(
+            bindparam("officers", expanding=True, type_=String()),
+            bindparam("channels", expanding=True, type_=String()),
+            bindparam("users", expanding=True, type_=String()),
+        )
+        .columns(column("officers", ARRAY(String())), *table.c)
+    )
 
 
 def _load_many(dialect: str) -> Any:
@@ -148,15 +209,59 @@ async def write_turns(
     session: AsyncSession,
     updates: Sequence[Mapping[str, Any]],
     inserts: Sequence[Mapping[str, Any]],
-) -> None:
+    *,
+    along_next: bool = False,
+) -> direct.Along | None:
     """Store a batch's turns: `updates` (each `row_id`, `status` and every one of
     `TURN_COLUMNS`) on stored rows, then `inserts` (new rows, every column but `id`), one
     statement each. Updates go first: a session ended there frees its user for a new active
-    one inserted after it (one active session per user)."""
+    one inserted after it (one active session per user).
+
+    `along_next`, on PostgreSQL with no inserts: the updates are not run here but returned,
+    for the caller's next statement to carry (`enqueue_many(along=...)`): a round trip less
+    per batch. The caller must then run that statement (or `direct.run_along`)."""
+    if updates and along_next and not inserts and dialect_of(session) == "postgresql":
+        return _turns_along(updates)
     if updates:
         await direct.execute(session, "sessions.write_turns", _write_turns, updates)
     if inserts:
         await direct.execute(session, "sessions.insert_many", _insert_many, inserts)
+    return None
+
+
+#: The columns `write_turns` sets, with the element type of the array each is bound as.
+_TURN_TYPES: dict[str, Any] = {
+    "chat_id": String(),
+    "flow": String(),
+    "step": String(),
+    "locale": String(),
+    "answers": JSON(),
+    "state": JSON(),
+    "updated_at": UTCDateTime(),
+    "nudge_at": UTCDateTime(),
+    "expires_at": UTCDateTime(),
+    "status": String(),
+}
+
+
+def _turns_along(updates: Sequence[Mapping[str, Any]]) -> direct.Along:
+    names = ["row_id", *_TURN_TYPES]
+    columns = ", ".join(names)
+    arrays = ", ".join(f":turn_{name}" for name in names)
+    assignments = ", ".join(f"{name} = u.{name}" for name in _TURN_TYPES)
+    sql = (
+        f"turns AS (UPDATE conversation_sessions AS c SET {assignments}"
+        f" FROM unnest({arrays}) AS u({columns}) WHERE c.id = u.row_id)"
+    )
+    binds = (
+        bindparam("turn_row_id", type_=ARRAY(Integer())),
+        *(
+            bindparam(f"turn_{name}", type_=ARRAY(kind, dimensions=1))
+            for name, kind in _TURN_TYPES.items()
+        ),
+    )
+    params = {f"turn_{name}": [row[name] for row in updates] for name in names}
+    return direct.Along("sessions.turns", sql, binds, params)
 
 
 def _write_turns(_dialect: str) -> Update:

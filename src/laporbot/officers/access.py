@@ -7,14 +7,13 @@ or `revoked_at` set) has no binding at all: access ends with the very next messa
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from laporbot.db import direct
 from laporbot.db._sql import prebuilt
 from laporbot.db.models import Case, Officer
 from laporbot.errors import PermissionDenied
@@ -120,27 +119,6 @@ def _bindings_of(_dialect: str) -> Select[Officer]:
             Officer.revoked_at.is_(None),
         )
         .order_by(Officer.id)
-    )
-
-
-async def bound_users(session: AsyncSession, user_ids: Collection[str]) -> set[str]:
-    """The Telegram users among `user_ids` with at least one active binding: ONE statement
-    for a batch of updates (`bindings_of` asks for one user)."""
-    if not user_ids:
-        return set()
-    params = {"users": sorted(user_ids)}
-    return set(await direct.scalars(session, "officers.bound_users", _bound_users, params))
-
-
-def _bound_users(_dialect: str) -> Select[Any]:
-    return (
-        select(Officer.telegram_user_id)
-        .where(
-            Officer.telegram_user_id.in_(bindparam("users", expanding=True)),
-            Officer.active.is_(True),
-            Officer.revoked_at.is_(None),
-        )
-        .distinct()
     )
 
 

@@ -9,7 +9,7 @@ the citizen flows and stops when it returns True; the intake calls `on_case_open
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,7 +20,7 @@ from laporbot.errors import BadRequest, NotFound, PermissionDenied
 from laporbot.i18n import Translator
 from laporbot.messages import InboundMessage, Photo
 from laporbot.officers import anonymous, casework, complaints, invites
-from laporbot.officers.access import Action, binding_for, bindings_of, bound_users, require
+from laporbot.officers.access import Action, binding_for, bindings_of, require
 from laporbot.officers.callbacks import (
     OFFICER_PREFIX,
     is_ours,
@@ -204,20 +204,19 @@ class OfficerDesk:
 
     # -- the inbound entry point --------------------------------------------------------------
 
-    async def claims(
-        self, session: AsyncSession, inbounds: Sequence[InboundMessage]
-    ) -> Callable[[InboundMessage, str | None], bool]:
-        """For a batch of `inbounds`: a test of (message, flow of the sender's active
-        conversation) telling which ones this desk may take (`may_claim`). One statement finds
-        which senders are officers."""
-        users = {m.user_id for m in inbounds if m.channel == "telegram" and not m.is_group}
-        officers = await bound_users(session, users)
+    def senders(self, inbounds: Sequence[InboundMessage]) -> set[str]:
+        """The Telegram users among a batch's senders whose officer bindings `may_take` must
+        be told of (the batch reads them with the active sessions: `load_active_many`)."""
+        return {m.user_id for m in inbounds if m.channel == "telegram" and not m.is_group}
 
-        def test(inbound: InboundMessage, flow: str | None) -> bool:
-            officer = inbound.channel == "telegram" and inbound.user_id in officers
-            return may_claim(inbound, officer=officer, flow=flow)
-
-        return test
+    def may_take(
+        self, inbound: InboundMessage, *, officers: Collection[str], flow: str | None
+    ) -> bool:
+        """Whether this desk may take `inbound` (`may_claim`), given which of the batch's
+        `senders` have an active officer binding and the flow of the sender's active
+        conversation (None: none)."""
+        officer = inbound.channel == "telegram" and inbound.user_id in officers
+        return may_claim(inbound, officer=officer, flow=flow)
 
     async def handle_officer_inbound(
         self, session: AsyncSession, inbound: InboundMessage, now: datetime

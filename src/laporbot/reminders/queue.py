@@ -55,12 +55,18 @@ async def enqueue_many(
     now: datetime,
     *,
     refused: list[Queued] | None = None,
+    along: direct.Along | None = None,
 ) -> None:
     """Queue `items` (in order within each chat); one whose dedup key is already queued, or
     given earlier in `items`, is skipped. A group message the privacy screen refuses is not
     queued; it is added to `refused` when given, unless its key was queued already (a batch
-    replayed after the screen's answer changed)."""
+    replayed after the screen's answer changed). `along` (PostgreSQL): another write the
+    insert carries (`db.direct.Along`), run whatever is queued."""
+    if along is not None and dialect_of(session) != "postgresql":
+        raise ValueError("only PostgreSQL statements carry another write")
     if not items:
+        if along is not None:
+            await direct.run_along(session, along)
         return
     # Group messages are screened here, where their rows are made, as `db.outbox.enqueue` does.
     screened = await screen_group_messages(
@@ -88,9 +94,11 @@ async def enqueue_many(
         )
     ]
     if not chats:
+        if along is not None:
+            await direct.run_along(session, along)
         return
     if dialect_of(session) == "postgresql":
-        await _queue_in_one(session, chats, now)
+        await _queue_in_one(session, chats, now, along)
         return
     last = await next_values(session, {series: len(chat_items) for series, chat_items in chats})
     rows: list[dict[str, Any]] = []
@@ -116,12 +124,15 @@ async def enqueue_many(
 
 
 async def _queue_in_one(
-    session: AsyncSession, chats: Sequence[tuple[str, Sequence[Queued]]], now: datetime
+    session: AsyncSession,
+    chats: Sequence[tuple[str, Sequence[Queued]]],
+    now: datetime,
+    along: direct.Along | None,
 ) -> None:
     """PostgreSQL: the counters' bump and the insert in ONE statement (a round trip less for
-    every group and sweep batch), the same rows as the two statements give. Each message
-    is numbered from its chat's bumped counter: the last value, minus how many of the chat's
-    messages follow it."""
+    every group and sweep batch), the same rows as the two statements give, and `along` as
+    one more CTE. Each message is numbered from its chat's bumped counter: the last value,
+    minus how many of the chat's messages follow it."""
     rows: dict[str, list[Any]] = {
         "row_series": [],
         "channels": [],
@@ -148,12 +159,21 @@ async def _queue_in_one(
         "now": now,
         **rows,
     }
-    await direct.execute(session, "outbox.queue_in_one", _queue_in_one_statement, params)
+    if along is None:
+        await direct.execute(session, "outbox.queue_in_one", _queue_in_one_statement, params)
+        return
+
+    def build(dialect: str) -> Any:
+        return _queue_in_one_statement(dialect, along)
+
+    name = f"outbox.queue_in_one+{along.name}"
+    await direct.execute(session, name, build, {**params, **along.params})
 
 
-def _queue_in_one_statement(_dialect: str) -> Any:
+def _queue_in_one_statement(_dialect: str, along: direct.Along | None = None) -> Any:
+    carried = f"{along.sql}, " if along is not None else ""
     return text(
-        "WITH bumped AS ("
+        f"WITH {carried}bumped AS ("
         " INSERT INTO number_counters (name, value)"
         " SELECT s.name, s.step FROM unnest(:series, :steps) AS s(name, step)"
         ' ORDER BY s.name COLLATE "C"'
@@ -180,6 +200,7 @@ def _queue_in_one_statement(_dialect: str) -> Any:
         bindparam("payloads", type_=ARRAY(JSON, dimensions=1)),
         bindparam("dedup_keys", type_=ARRAY(String)),
         bindparam("case_ids", type_=ARRAY(Integer)),
+        *(along.binds if along is not None else ()),
     )
 
 
