@@ -581,14 +581,12 @@ class Intake:
             anonymous=action.anonymous,
             due_at=due,
             details={"served": served, "channel": contact.channel},
-        )
-        await case_rows.append_event(
-            db,
-            case.id,
-            at=now,
-            actor_kind="citizen",
-            kind="opened",
-            data={"priority": action.priority, "served": served, "standard": standard.code},
+            event={
+                "at": now,
+                "actor_kind": "citizen",
+                "kind": "opened",
+                "data": {"priority": action.priority, "served": served, "standard": standard.code},
+            },
         )
         if self.reminders is not None:
             # The flow's confirmation (number, requirements, due time) is the acknowledgment.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -17,9 +18,11 @@ from laporbot.db.migrate import current_of, downgrade_engine, head, upgrade_engi
 from laporbot.db.models import (
     Agency,
     Base,
+    Case,
     CaseEvent,
     ConversationSession,
     InboxItem,
+    NumberCounter,
     Officer,
     OutboxMessage,
     Reminder,
@@ -424,23 +427,77 @@ async def test_outbox_claims_from_two_open_transactions_are_disjoint(store: Stor
 # --- cases and complaints ---------------------------------------------------------------------
 
 
+async def _open_case(session: Any, received_at: datetime = NOW, **extra: Any) -> Case:
+    return await cases.create_case(
+        session,
+        agency_code="dinsos-lumajang",
+        standard_code="lumajang-anak-terlantar",
+        category="anak_terlantar",
+        locale="id",
+        received_at=received_at,
+        **extra,
+    )
+
+
 async def test_case_numbers_are_unique_under_concurrency(store: Store) -> None:
     await _with_agency(store)
 
     async def open_case(n: int) -> str:
         async with store.sessionmaker() as session, session.begin():
-            case = await cases.create_case(
-                session,
-                agency_code="dinsos-lumajang",
-                standard_code="lumajang-anak-terlantar",
-                category="anak_terlantar",
-                locale="id",
-                received_at=NOW + timedelta(seconds=n),
-            )
+            case = await _open_case(session, NOW + timedelta(seconds=n))
             return case.number
 
     numbers = await asyncio.gather(*(open_case(n) for n in range(20)))
     assert sorted(numbers) == [f"LPR-2026-{n:06d}" for n in range(1, 21)]
+
+
+async def test_a_case_opens_whole_with_its_first_event(store: Store) -> None:
+    await _with_agency(store)
+    event = {"at": NOW, "actor_kind": "citizen", "kind": "opened", "data": {"served": True}}
+    async with store.sessionmaker() as session, session.begin():
+        case = await _open_case(
+            session,
+            time_zone="Asia/Jakarta",
+            kabupaten="Lumajang",
+            latitude=-8.1,
+            subject={"age": "7"},
+            due_at=NOW + timedelta(days=1),
+            event=event,
+        )
+        made = {c.key: getattr(case, c.key) for c in Case.__table__.columns}
+        case.status = "triaged"  # a change afterwards is written by the next flush
+    assert made["number"] == "LPR-2026-000001"
+    assert (made["priority"], made["status"], made["current_step"]) == (2, "new", 0)
+    assert (made["details"], made["anonymous"], made["address"]) == ({}, False, None)
+    async with store.sessionmaker() as session:
+        stored = await cases.get_case(session, "LPR-2026-000001")
+        assert {c.key: getattr(stored, c.key) for c in Case.__table__.columns} == made | {
+            "status": "triaged"
+        }
+        (line,) = await cases.events_of(session, stored.id)
+    assert (line.at, line.actor_kind, line.actor_id, line.kind, line.data) == (
+        NOW,
+        "citizen",
+        None,
+        "opened",
+        {"served": True},
+    )
+    async with store.sessionmaker() as session, session.begin():
+        await session.execute(update(NumberCounter).values(value=999_999))
+        bigger = await _open_case(session)
+    assert bigger.number == "LPR-2026-1000000"  # six digits at least, never cut
+    assert bigger.details == case.details == {}
+    assert bigger.details is not case.details  # each case's default is its own
+
+
+async def test_a_case_with_a_bad_event_is_refused_before_anything_is_written(
+    store: Store,
+) -> None:
+    await _with_agency(store)
+    async with store.sessionmaker() as session, session.begin():
+        with pytest.raises(ValueError, match="actor kind"):
+            await _open_case(session, event={"at": NOW, "actor_kind": "robot", "kind": "opened"})
+        assert await session.scalar(select(func.count()).select_from(Case)) == 0
 
 
 async def test_numbering_restarts_on_new_year_in_the_agency_time_zone(store: Store) -> None:
