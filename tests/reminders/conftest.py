@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.db.support import create_postgres_database, drop_postgres_database
+from laporbot.db.engine import create_engine_for_url, make_sessionmaker
+from tests.db.support import create_postgres_database, drop_postgres_database, truncate_all
 
 POSTGRES_URL_VARIABLE = "LAPORBOT_TEST_POSTGRES_URL"
 
@@ -21,3 +23,19 @@ def reminders_postgres_url() -> Iterator[str]:
     url = create_postgres_database(server)
     yield url
     drop_postgres_database(server, url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def either_db(
+    request: pytest.FixtureRequest, db_sessionmaker: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """SQLite, then PostgreSQL (emptied first), for what each does its own way."""
+    if request.param == "sqlite":
+        yield db_sessionmaker
+        return
+    engine = create_engine_for_url(request.getfixturevalue("reminders_postgres_url"))
+    try:
+        await truncate_all(engine)
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()

@@ -1,6 +1,7 @@
 """Opening a case or filing a complaint is on every report's path: its deadlines and every
-reminder it plans go in with two INSERTs, reading nothing back, and store the same rows a
-re-plan would (nothing is added or cancelled by one right after)."""
+reminder it plans go in with two INSERTs (a case's in one statement on PostgreSQL), reading
+nothing back, and store the same rows a re-plan would (nothing is added or cancelled by one
+right after)."""
 
 from __future__ import annotations
 
@@ -55,9 +56,9 @@ async def _rows(session: AsyncSession, **owner: int) -> list[tuple[Any, ...]]:
 
 
 async def test_a_case_is_planned_with_two_inserts(
-    db_sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+    either_db: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
-    world = await make_world(db_sessionmaker, tmp_path, T0)
+    world = await make_world(either_db, tmp_path, T0)
     async with world.sessionmaker() as session, session.begin():
         case = await create_case(
             session,
@@ -72,7 +73,8 @@ async def test_a_case_is_planned_with_two_inserts(
         )
         with statements(session) as seen:
             await world.service.on_case_opened(session, case, T0, acknowledged=True)
-        assert seen == ["deadlines", "reminders"]
+        postgres = session.get_bind().dialect.name == "postgresql"
+        assert seen == (["AS"] if postgres else ["deadlines", "reminders"])  # "WITH d AS ("
         assert case.due_at is not None
         deadlines = (
             await session.execute(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,12 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from laporbot.db import sessions
-from laporbot.db.engine import create_engine_for_url, make_sessionmaker
 from laporbot.db.models import ConversationSession, NumberCounter, OutboxMessage
 from laporbot.db.outbox import enqueue, to_payload
 from laporbot.messages import OutboundMessage
 from laporbot.reminders.queue import Queued, enqueue_many
-from tests.db.support import truncate_all
 
 NOW = datetime(2026, 3, 17, 3, 0, tzinfo=UTC)
 
@@ -25,26 +22,10 @@ def _message(chat: str, text: str) -> OutboundMessage:
     return OutboundMessage(channel="telegram", chat_id=chat, text=text)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def queue_db(
-    request: pytest.FixtureRequest, db_sessionmaker: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """SQLite, then PostgreSQL (one statement there instead of two: the same rows)."""
-    if request.param == "sqlite":
-        yield db_sessionmaker
-        return
-    engine = create_engine_for_url(request.getfixturevalue("reminders_postgres_url"))
-    try:
-        await truncate_all(engine)
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
-
-
 async def test_batches_and_single_enqueues_share_one_sequence_per_chat(
-    queue_db: async_sessionmaker[AsyncSession],
+    either_db: async_sessionmaker[AsyncSession],
 ) -> None:
-    db_sessionmaker = queue_db
+    db_sessionmaker = either_db
     async with db_sessionmaker() as session, session.begin():
         await enqueue(session, _message("a", "a1"), NOW, dedup_key="k-a1")
         await enqueue_many(
@@ -76,11 +57,11 @@ async def test_batches_and_single_enqueues_share_one_sequence_per_chat(
 
 
 async def test_a_batch_numbers_each_chat_on_from_its_counter_and_keeps_the_order_given(
-    queue_db: async_sessionmaker[AsyncSession],
+    either_db: async_sessionmaker[AsyncSession],
 ) -> None:
-    async with queue_db() as session, session.begin():
+    async with either_db() as session, session.begin():
         await enqueue_many(session, [Queued(_message("b", "b1"), "k-b1")], NOW)
-    async with queue_db() as session, session.begin():
+    async with either_db() as session, session.begin():
         await enqueue_many(
             session,
             [
@@ -93,7 +74,7 @@ async def test_a_batch_numbers_each_chat_on_from_its_counter_and_keeps_the_order
             NOW,
         )
         await enqueue_many(session, [Queued(_message("b", "b4"), "k-b4")], NOW)
-    async with queue_db() as session:
+    async with either_db() as session:
         rows = (
             await session.scalars(
                 select(OutboxMessage).order_by(OutboxMessage.chat_id, OutboxMessage.seq)
@@ -149,21 +130,21 @@ def _turn(row_id: int, step: str, status: str = "active") -> dict[str, Any]:
 
 @pytest.mark.parametrize("queued", [True, False])
 async def test_a_batchs_session_updates_ride_on_the_outbox_insert_or_run_alone(
-    queue_db: async_sessionmaker[AsyncSession], queued: bool
+    either_db: async_sessionmaker[AsyncSession], queued: bool
 ) -> None:
-    async with queue_db() as session, session.begin():
+    async with either_db() as session, session.begin():
         first, second = _session("u1"), _session("u2")
         session.add_all([first, second])
         await session.flush()
         ids = (first.id, second.id)
     turns = [_turn(ids[0], "ask_place"), _turn(ids[1], "done", status="ended")]
-    async with queue_db() as session, session.begin():
+    async with either_db() as session, session.begin():
         along = await sessions.write_turns(session, turns, [], along_next=True)
         postgres = session.get_bind().dialect.name == "postgresql"
         assert (along is not None) == postgres  # SQLite ran them at once
         items = [Queued(_message("a", "a1"), "k-a1")] if queued else []
         await enqueue_many(session, items, NOW, along=along)
-    async with queue_db() as session:
+    async with either_db() as session:
         rows = (
             await session.scalars(select(ConversationSession).order_by(ConversationSession.id))
         ).all()
@@ -183,9 +164,9 @@ async def test_a_batchs_session_updates_ride_on_the_outbox_insert_or_run_alone(
 
 
 async def test_a_session_insert_is_never_carried(
-    queue_db: async_sessionmaker[AsyncSession],
+    either_db: async_sessionmaker[AsyncSession],
 ) -> None:
-    async with queue_db() as session, session.begin():
+    async with either_db() as session, session.begin():
         ended = _session("u1")
         session.add(ended)
         await session.flush()
@@ -196,14 +177,14 @@ async def test_a_session_insert_is_never_carried(
         "started_at": NOW,
         **{k: v for k, v in _turn(0, "start").items() if k != "row_id"},
     }
-    async with queue_db() as session, session.begin():
+    async with either_db() as session, session.begin():
         # The old one ends before the new one starts (one active session per user): both
         # run here, in that order, not carried.
         along = await sessions.write_turns(
             session, [_turn(row_id, "done", status="ended")], [fresh], along_next=True
         )
         assert along is None
-    async with queue_db() as session:
+    async with either_db() as session:
         found = await session.execute(
             select(ConversationSession.status, ConversationSession.step).order_by(
                 ConversationSession.id

@@ -30,13 +30,26 @@ deadlines. Re-plans (a step, a claim, a referral) read the rows they diff agains
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, select, update
+from sqlalchemy import (
+    ARRAY,
+    BindParameter,
+    Insert,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from laporbot.db import direct
+from laporbot.db._sql import dialect_of
 from laporbot.db.models import Case, Complaint, Deadline, Reminder
 from laporbot.deadlines import due_time
 from laporbot.durations import DurationUnit, parse_duration
@@ -106,8 +119,9 @@ class ReminderService:
         time where they reported (the chat's confirmation); see `_acknowledged`.
 
         Call it once, for a case just created (`case.id` known): nothing is planned for it
-        yet, so nothing is read back; two INSERTs write its deadlines and every reminder."""
-        rows = await self._open_case_deadlines(session, case, case.received_at, now)
+        yet, so nothing is read back; two INSERTs write its deadlines and every reminder (one
+        statement on PostgreSQL)."""
+        deadlines, rows = self._open_case_deadlines(case, case.received_at, now)
         window = DeadlineWindow(PlanKind.CITIZEN, start=case.received_at, due=case.due_at)
         rows += _fresh_rows(
             self.plan_of(case.standard_code),
@@ -118,7 +132,7 @@ class ReminderService:
         )
         if acknowledged:
             rows = [_acknowledged(row, now) for row in rows]
-        await _insert_reminders(session, rows)
+        await _insert_reminders(session, rows, deadlines)
 
     async def on_case_claimed(self, session: AsyncSession, case: Case, now: datetime) -> None:
         """An officer took the case: triage is met; the citizen hears who handles it."""
@@ -181,9 +195,9 @@ class ReminderService:
         for deadline in old:
             deadline.status = "cancelled"
             await self._cancel_pending(session, deadline_id=deadline.id)
-        rows = await self._open_case_deadlines(session, case, now, now)
+        deadlines, rows = self._open_case_deadlines(case, now, now)
         status = _status_row(now, "referred", case=case, agency=case.agency_code)
-        await _insert_reminders(session, [*rows, status])
+        await _insert_reminders(session, [*rows, status], deadlines)
 
     async def on_closed(self, session: AsyncSession, case: Case, now: datetime) -> None:
         """The case is closed: its deadlines are met (or breached, if late) and their reminders
@@ -321,11 +335,12 @@ class ReminderService:
             complaint_id=complaint.id,
         )
 
-    async def _open_case_deadlines(
-        self, session: AsyncSession, case: Case, start: datetime, now: datetime
-    ) -> list[dict[str, Any]]:
-        """Insert the case's triage and completion deadlines (sets `case.due_at`); the
-        reminder rows they plan (to insert: the deadlines are new, no row exists for them)."""
+    def _open_case_deadlines(
+        self, case: Case, start: datetime, now: datetime
+    ) -> tuple[_NewDeadlines, list[dict[str, Any]]]:
+        """The case's triage and completion deadlines (sets `case.due_at`) and the reminder
+        rows they plan, to insert together (`_insert_reminders`): the deadlines are new, no
+        row exists for them. The rows name their deadline by kind until it has an id."""
         standard = self.registry.standard(case.standard_code)
         calendar = self.calendar_of(case.agency_code)
         plan = plan_for(standard.reminder_plan)
@@ -346,26 +361,17 @@ class ReminderService:
             )
         ]
         triage_due = min(triage_times) if triage_times else start + DEFAULT_TRIAGE
-        ids = await _insert_deadlines(
-            session, "case", case.id, {"triage": triage_due, "completion": due}
-        )
+        deadlines = _NewDeadlines("case", case.id, {"triage": triage_due, "completion": due})
         triage_window = DeadlineWindow(
             PlanKind.TRIAGE, start=start, due=triage_due, working_days=working, emergency=emergency
         )
         completion_window = DeadlineWindow(
             PlanKind.COMPLETION, start=start, due=due, working_days=working, emergency=emergency
         )
-        return [
+        return deadlines, [
+            *_fresh_rows(plan, triage_window, calendar, now, deadline_id="triage", case_id=case.id),
             *_fresh_rows(
-                plan, triage_window, calendar, now, deadline_id=ids["triage"], case_id=case.id
-            ),
-            *_fresh_rows(
-                plan,
-                completion_window,
-                calendar,
-                now,
-                deadline_id=ids["completion"],
-                case_id=case.id,
+                plan, completion_window, calendar, now, deadline_id="completion", case_id=case.id
             ),
         ]
 
@@ -534,7 +540,7 @@ class ReminderService:
 
 def _reminder(
     *,
-    deadline_id: int | None,
+    deadline_id: int | str | None,
     case_id: int | None,
     complaint_id: int | None,
     kind: str,
@@ -565,7 +571,7 @@ def _row(
     reminder: PlannedReminder,
     window: DeadlineWindow,
     *,
-    deadline_id: int | None,
+    deadline_id: int | str | None,
     case_id: int | None,
     complaint_id: int | None,
 ) -> dict[str, Any]:
@@ -589,12 +595,13 @@ def _fresh_rows(
     calendar: WorkCalendar,
     now: datetime,
     *,
-    deadline_id: int | None = None,
+    deadline_id: int | str | None = None,
     case_id: int | None = None,
     complaint_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """The rows a plan wants for a deadline (or a case's or complaint's citizen follow-ups)
-    that has none stored yet: `replan` against nothing, so past moments are left out."""
+    that has none stored yet: `replan` against nothing, so past moments are left out.
+    `deadline_id` a kind: the deadline of that kind inserted with them (`_NewDeadlines`)."""
     planned = plan_reminders(plan.for_kind(window.kind), window, calendar, now)
     return [
         _row(
@@ -640,11 +647,101 @@ def _acknowledged(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     return {**row, "status": "sent", "sent_at": now, "payload": {"sent_by": "chat"}}
 
 
-async def _insert_reminders(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+@dataclass(frozen=True, slots=True)
+class _NewDeadlines:
+    """Open deadlines of a case or complaint to insert with their reminders: kind -> due."""
+
+    subject_kind: str
+    subject_id: int
+    due: dict[str, datetime]
+
+
+async def _insert_reminders(
+    session: AsyncSession, rows: list[dict[str, Any]], deadlines: _NewDeadlines | None = None
+) -> None:
     """Insert `rows` (of `_reminder`) with one statement, in their order; Core, not the ORM:
-    nothing reads them back in this transaction through the session's identity map."""
-    if rows:
-        await direct.execute(session, "reminders.insert", _reminders_insert, rows)
+    nothing reads them back in this transaction through the session's identity map.
+
+    With `deadlines`, those first, and a row's `deadline_id` given as a kind becomes the id
+    of that one: on PostgreSQL in the same statement (a writable CTE), else one before."""
+    if deadlines is None:
+        if rows:
+            await direct.execute(session, "reminders.insert", _reminders_insert, rows)
+        return
+    if dialect_of(session) == "postgresql":
+        await _insert_with_deadlines(session, rows, deadlines)
+        return
+    ids = await _insert_deadlines(
+        session, deadlines.subject_kind, deadlines.subject_id, deadlines.due
+    )
+    rows = [
+        row | {"deadline_id": ids[row["deadline_id"]]}
+        if isinstance(row["deadline_id"], str)
+        else row
+        for row in rows
+    ]
+    await _insert_reminders(session, rows)
+
+
+async def _insert_with_deadlines(
+    session: AsyncSession, rows: list[dict[str, Any]], deadlines: _NewDeadlines
+) -> None:
+    params: dict[str, Any] = {
+        "subject_kind": deadlines.subject_kind,
+        "subject_id": deadlines.subject_id,
+        "deadline_kinds": list(deadlines.due),
+        "deadline_dues": list(deadlines.due.values()),
+        "r_deadline_kind": [
+            row["deadline_id"] if isinstance(row["deadline_id"], str) else None for row in rows
+        ],
+    }
+    for name in _REMINDER_COLUMNS:
+        values = [row[name] for row in rows]
+        if name == "deadline_id":
+            values = [None if isinstance(value, str) else value for value in values]
+        params[f"r_{name}"] = values
+    await direct.execute(
+        session, "reminders.insert_with_deadlines", _with_deadlines_statement, params
+    )
+
+
+#: The columns of a reminder row (`_reminder`), as inserted.
+_REMINDER_COLUMNS = tuple(
+    column.name for column in Reminder.__table__.columns if not column.primary_key
+)
+
+
+def _with_deadlines_statement(_dialect: str) -> Any:
+    table = cast(Table, Reminder.__table__)
+    deadlines = cast(Table, Deadline.__table__)
+    columns = ", ".join(_REMINDER_COLUMNS)
+    arrays = ", ".join(f":r_{name}" for name in _REMINDER_COLUMNS)
+    picked = ", ".join(
+        "coalesce(r.deadline_id, d.id)" if name == "deadline_id" else f"r.{name}"
+        for name in _REMINDER_COLUMNS
+    )
+    sql = (
+        "WITH d AS (INSERT INTO deadlines (subject_kind, subject_id, kind, due_at, met_at, status)"
+        " SELECT :subject_kind, :subject_id, k.kind, k.due_at, NULL, 'open'"
+        " FROM unnest(:deadline_kinds, :deadline_dues) WITH ORDINALITY AS k(kind, due_at, n)"
+        " ORDER BY k.n RETURNING deadlines.id, deadlines.kind)"
+        f" INSERT INTO reminders ({columns}) SELECT {picked}"
+        f" FROM unnest(:r_deadline_kind, {arrays}) WITH ORDINALITY"
+        f" AS r(deadline_kind, {columns}, n)"
+        " LEFT JOIN d ON d.kind = r.deadline_kind ORDER BY r.n"
+    )
+    binds: list[BindParameter[Any]] = [
+        bindparam("subject_kind", type_=String()),
+        bindparam("subject_id", type_=Integer()),
+        bindparam("deadline_kinds", type_=ARRAY(String())),
+        bindparam("deadline_dues", type_=ARRAY(deadlines.c.due_at.type, dimensions=1)),
+        bindparam("r_deadline_kind", type_=ARRAY(String())),
+        *(
+            bindparam(f"r_{name}", type_=ARRAY(table.c[name].type, dimensions=1))
+            for name in _REMINDER_COLUMNS
+        ),
+    ]
+    return text(sql).bindparams(*binds)
 
 
 async def _insert_deadlines(
