@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import select
@@ -403,3 +403,42 @@ def test_the_stored_form_of_a_message_has_every_field_and_comes_back_whole() -> 
     expected["template_params"] = ["x", "y"]
     assert payload == expected
     assert from_payload(payload) == message
+
+
+class StarvedPacer:
+    """A pacer that never lets a send go (others always take the bot's budget first)."""
+
+    def delay(self, chat_id: str) -> float:
+        return 1.0
+
+    def take(self, chat_id: str) -> object:  # pragma: no cover - never allowed to send
+        return None
+
+    def settle(self, chat_id: str, taken: object) -> None:  # pragma: no cover
+        pass
+
+    def hold(self, seconds: float, chat_id: str | None) -> None:  # pragma: no cover
+        pass
+
+
+async def test_a_send_kept_waiting_for_its_pace_is_given_back_before_its_claim_ends(
+    db_sessionmaker: Sessions,
+) -> None:
+    clock = FixedClock(T0)
+    adapter = FakeAdapter(clock)
+    await enqueue(db_sessionmaker, clock, "1", "a")
+    sleep = FakeSleep(clock)
+    dispatcher = Dispatcher(
+        db_sessionmaker,
+        clock,
+        {"telegram": ChannelSender(adapter=adapter, pacer=cast(Any, StarvedPacer()))},
+        max_attempts=3,
+        sleep=sleep,
+        lease=timedelta(seconds=10),
+    )
+    await dispatcher.tick()
+    await dispatcher.drain()
+    (row,) = await rows(db_sessionmaker)
+    assert (row.status, row.error) == ("pending", "paced")  # given back, not left to expire
+    assert sum(sleep.slept) <= 5  # half the claim, in all
+    assert adapter.calls == []

@@ -347,12 +347,16 @@ class Dispatcher:
 
     async def _wait_for_pace(self, pacer: ChannelPacer, item: _Claimed) -> float | None:
         """Wait until the pacer lets this chat send; None when it may send now, else the delay
-        after which the row should be tried again (stopping, or a wait longer than the claim)."""
+        after which the row should be tried again (stopping, or waiting on would outlast half
+        the claim). The waits add up: a send that keeps losing the bot's budget to others
+        must not wait past its claim, or the row is claimed again and sent twice."""
         longest = self._lease.total_seconds() / 2
+        waited = 0.0
         while (delay := pacer.delay(item.chat_id)) > 0:
-            if self._stopping.is_set() or delay > longest:
+            if self._stopping.is_set() or waited + delay > longest:
                 return delay
             await self._sleep(delay)
+            waited += delay
         return None
 
     async def _after_sent(
