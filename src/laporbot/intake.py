@@ -34,7 +34,6 @@ from laporbot.db import agencies as agency_rows
 from laporbot.db import cases as case_rows
 from laporbot.db import complaints as complaint_rows
 from laporbot.db import contacts as contact_rows
-from laporbot.db import direct
 from laporbot.db import sessions as session_rows
 from laporbot.db.models import Case, Complaint, Contact
 from laporbot.db.numbers import COMPLAINT_PREFIX
@@ -164,8 +163,6 @@ class _Batch:
     rows: list[_Row] = field(default_factory=list)
     people: list[_Person] = field(default_factory=list)
     queued: list[Queued] = field(default_factory=list)
-    #: What actions changed on contacts (`Intake.act(consents=...)`), written at the end.
-    consents: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def person(self, contact: Mapping[str, Any], active: _Row | None) -> _Person:
         person = _Person(contact, contact["locale"], active)
@@ -199,17 +196,14 @@ class _Batch:
             for row in self.rows
             if row.id is None
         ]
-        # On PostgreSQL the session updates and the contacts' consents ride on the outbox
-        # insert (one round trip).
-        turns = await session_rows.write_turns(self.db, updates, inserts, along_next=True)
-        consents = await contact_rows.record_consent(self.db, self.consents, along_next=True)
-        self.consents = {}
+        # On PostgreSQL the session updates ride on the outbox insert (one round trip).
+        along = await session_rows.write_turns(self.db, updates, inserts, along_next=True)
         changed = [p for p in self.people if p.locale != p.stored_locale]
         await contact_rows.set_locales(self.db, {p.contact_id: p.locale for p in changed})
         for person in changed:
             if person.contact is not None:  # the ORM object, for the rest of the transaction
                 set_committed_value(person.contact, "locale", person.locale)
-        await enqueue_many(self.db, self.queued, self.now, along=direct.together(turns, consents))
+        await enqueue_many(self.db, self.queued, self.now, along=along)
         self.queued = []
 
 
@@ -425,9 +419,7 @@ class Intake:
                         if batch.isolate:
                             savepoint = await batch.db.begin_nested()
                     contact = await self._contact(batch, who.person)
-                    outcome = await self.act(
-                        batch.db, contact, effect, batch.now, consents=batch.consents
-                    )
+                    outcome = await self.act(batch.db, contact, effect, batch.now)
                     session, pending = step(self.flows, session, ActionResult(outcome), batch.now)
             if savepoint is not None:
                 await savepoint.commit()
@@ -490,22 +482,13 @@ class Intake:
             person.active = None
 
     async def act(
-        self,
-        db: AsyncSession,
-        contact: Contact,
-        action: Action,
-        now: datetime,
-        *,
-        consents: dict[int, dict[str, Any]] | None = None,
+        self, db: AsyncSession, contact: Contact, action: Action, now: datetime
     ) -> dict[str, Any]:
-        """Carry out one action for `contact`; the outcome is what the engine resumes with.
-        `consents`: where the contact's consent time and phone go, for the caller to write
-        later (`db.contacts.record_consent`; a batch writes them with its last statement),
-        instead of being flushed from the ORM object."""
+        """Carry out one action for `contact`; the outcome is what the engine resumes with."""
         if isinstance(action, OpenCase):
-            return await self.open_case(db, contact, action, now, consents)
+            return await self.open_case(db, contact, action, now)
         if isinstance(action, FileComplaint):
-            return await self.file_complaint(db, contact, action, now, consents)
+            return await self.file_complaint(db, contact, action, now)
         if isinstance(action, LookUpCase):
             return await self.look_up(db, contact, action.number)
         if isinstance(action, ListOffices):
@@ -548,12 +531,7 @@ class Intake:
             await agency_rows.sync_agencies(db, [(agency.code, agency.name, agency.time_zone)])
 
     async def open_case(
-        self,
-        db: AsyncSession,
-        contact: Contact,
-        action: OpenCase,
-        now: datetime,
-        consents: dict[int, dict[str, Any]] | None = None,
+        self, db: AsyncSession, contact: Contact, action: OpenCase, now: datetime
     ) -> dict[str, Any]:
         """Open a case under the right office's standard; the outcome the report flow words."""
         if not action.consent:
@@ -574,7 +552,10 @@ class Intake:
         standard = _standard_for(self.registry, agency, action.category)
         kabupaten, province = split_place(place.get("kabupaten"))
         await self._ensure_agency(db, agency)
-        _consent(contact, now, action.phone if not action.anonymous else None, consents)
+        if contact.consent_at is None:
+            contact.consent_at = now
+        if action.phone and not action.anonymous:
+            contact.phone = action.phone
         due = self.registry.due(standard.code, now)
         case = await case_rows.create_case(
             db,
@@ -627,12 +608,7 @@ class Intake:
         }
 
     async def file_complaint(
-        self,
-        db: AsyncSession,
-        contact: Contact,
-        action: FileComplaint,
-        now: datetime,
-        consents: dict[int, dict[str, Any]] | None = None,
+        self, db: AsyncSession, contact: Contact, action: FileComplaint, now: datetime
     ) -> dict[str, Any]:
         """File a complaint with the office of the case or of the area named."""
         if not action.consent:
@@ -654,7 +630,10 @@ class Intake:
         if agency is None:
             return {"status": "no_office"}
         await self._ensure_agency(db, agency)
-        _consent(contact, now, action.phone if not action.anonymous else None, consents)
+        if contact.consent_at is None:
+            contact.consent_at = now
+        if action.phone and not action.anonymous:
+            contact.phone = action.phone
         about = action.about_case or action.about_area
         complaint = await complaint_rows.create_complaint(
             db,
@@ -713,29 +692,6 @@ class Intake:
             "due_at": case.due_at.isoformat() if case.due_at else None,
             "time_zone": agency.time_zone,
         }
-
-
-def _consent(
-    contact: Contact,
-    now: datetime,
-    phone: str | None,
-    consents: dict[int, dict[str, Any]] | None,
-) -> None:
-    """The citizen consented now (kept if they had before) and gave `phone`, if any: on the
-    ORM object, flushed as any change; or, with `consents`, set on it as already stored and
-    recorded there for the caller to write."""
-    changes: dict[str, Any] = {}
-    if contact.consent_at is None:
-        changes["consent_at"] = now
-    if phone:
-        changes["phone"] = phone
-    for name, value in changes.items():
-        if consents is None:
-            setattr(contact, name, value)
-        else:
-            set_committed_value(contact, name, value)
-    if consents is not None and changes:
-        consents.setdefault(contact.id, {}).update(changes)
 
 
 def split_place(text: str | None) -> tuple[str | None, str | None]:

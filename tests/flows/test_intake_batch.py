@@ -299,28 +299,3 @@ async def test_an_opened_case_records_consent_on_the_contact_the_batch_read(
         await intake.handle_batch(db, script("third", REPORT[13:]), LATER)
     assert not any("INSERT INTO agencies" in s for s in written)
     assert (await stored_state(store.sessionmaker, "third"))["cases"]
-
-
-async def test_a_report_records_the_citizens_consent_once_and_their_latest_phone(
-    maker: Any, intake: Intake
-) -> None:
-    def report(phone: str, first: int = 0) -> list[InboundMessage]:
-        lines = [*REPORT[:12], "tidak", phone, ("choice", "confirm")]  # not anonymous
-        return [message("p1", first + index, line) for index, line in enumerate(lines)]
-
-    async def contact_of(user: str) -> tuple[Any, ...]:
-        async with maker() as db:
-            contact = (
-                await db.scalars(select(Contact).where(Contact.platform_user_id == user))
-            ).one()
-            return contact.consent_at, contact.phone
-
-    async with maker() as db, db.begin():
-        outcomes = await intake.handle_batch(db, report("081234567890"), NOW)
-    assert all(isinstance(outcome, list) for outcome in outcomes)
-    assert await contact_of("p1") == (NOW, "+6281234567890")
-    async with maker() as db, db.begin():
-        await intake.handle_batch(db, report("081298765432", first=100), LATER)
-    assert await contact_of("p1") == (NOW, "+6281298765432")  # consent kept, phone replaced
-    async with maker() as db:
-        assert len((await db.scalars(select(Case))).all()) == 2

@@ -6,11 +6,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ARRAY, Integer, String, Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from laporbot.db import direct
-from laporbot.db._sql import dialect_insert, dialect_of, prebuilt
+from laporbot.db._sql import dialect_insert, prebuilt
 from laporbot.db.models import Contact
 
 
@@ -125,55 +125,4 @@ def _set_locales(_dialect: str) -> Any:
         update(table)
         .where(table.c.id == bindparam("contact_id"))
         .values(locale=bindparam("locale"))
-    )
-
-
-async def record_consent(
-    session: AsyncSession, changes: Mapping[int, Mapping[str, Any]], *, along_next: bool = False
-) -> direct.Along | None:
-    """Store what reporting changed on many contacts (contact id to its `consent_at` and
-    `phone`, each None to keep what is stored), one statement: a consent time already stored
-    is kept, a phone given replaces the stored one.
-
-    `along_next`, on PostgreSQL: not run here but returned, for the caller's next statement
-    to carry (`enqueue_many(along=...)`); the caller must then run that statement."""
-    if not changes:
-        return None
-    rows = [
-        {"contact_id": key, "consent_at": value.get("consent_at"), "phone": value.get("phone")}
-        for key, value in sorted(changes.items())
-    ]
-    if along_next and dialect_of(session) == "postgresql":
-        sql = (
-            "consents AS (UPDATE contacts AS c"
-            " SET consent_at = coalesce(c.consent_at, u.consent_at),"
-            " phone = coalesce(u.phone, c.phone)"
-            " FROM unnest(:consent_contact_ids, :consent_ats, :consent_phones)"
-            " AS u(id, consent_at, phone) WHERE c.id = u.id)"
-        )
-        table = cast(Table, Contact.__table__)
-        binds = (
-            bindparam("consent_contact_ids", type_=ARRAY(Integer())),
-            bindparam("consent_ats", type_=ARRAY(table.c.consent_at.type, dimensions=1)),
-            bindparam("consent_phones", type_=ARRAY(String())),
-        )
-        params = {
-            "consent_contact_ids": [row["contact_id"] for row in rows],
-            "consent_ats": [row["consent_at"] for row in rows],
-            "consent_phones": [row["phone"] for row in rows],
-        }
-        return direct.Along("contacts.consents", sql, binds, params)
-    await direct.execute(session, "contacts.record_consent", _record_consent, rows)
-    return None
-
-
-def _record_consent(_dialect: str) -> Any:
-    table = cast(Table, Contact.__table__)
-    return (
-        update(table)
-        .where(table.c.id == bindparam("contact_id"))
-        .values(
-            consent_at=func.coalesce(table.c.consent_at, bindparam("consent_at")),
-            phone=func.coalesce(bindparam("phone", type_=table.c.phone.type), table.c.phone),
-        )
     )

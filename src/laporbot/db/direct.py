@@ -134,19 +134,6 @@ class Along:
     params: Mapping[str, Any]
 
 
-def together(*alongs: Along | None) -> Along | None:
-    """Several writes carried as one (`Along`), in the order given; None for none."""
-    given = [along for along in alongs if along is not None]
-    if len(given) <= 1:
-        return given[0] if given else None
-    return Along(
-        "+".join(along.name for along in given),
-        ", ".join(along.sql for along in given),
-        tuple(bind for along in given for bind in along.binds),
-        {key: value for along in given for key, value in along.params.items()},
-    )
-
-
 async def run_along(session: AsyncSession, along: Along) -> None:
     """`along` on its own, when the statement that was to carry it has nothing to do."""
 
