@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import event, select
 
 from laporbot.db import agencies as agency_rows
+from laporbot.db import outbox as outbox_rows
 from laporbot.db.models import Case, Contact, ConversationSession, OutboxMessage
 from laporbot.intake import Intake
-from laporbot.messages import InboundMessage
+from laporbot.messages import InboundMessage, OutboundMessage
 from laporbot.settings import Settings
 from tests.db.conftest import Store
 
@@ -151,6 +152,10 @@ async def test_an_action_that_fails_sets_its_person_apart(maker: Any) -> None:
     assert outcomes[2] is None  # after a failure, the person's later messages wait
     async with maker() as db:
         assert (await db.scalars(select(Case))).all() == []  # the case was rolled back
+        contact = (
+            await db.scalars(select(Contact).where(Contact.platform_user_id == "broken"))
+        ).one()
+        assert (contact.consent_at, contact.phone) == (None, None)  # and the consent with it
     assert await stored_state(maker, "broken") == before  # still at the summary
     assert len(await replies_to(maker, "other")) == 1
 
@@ -299,3 +304,47 @@ async def test_an_opened_case_records_consent_on_the_contact_the_batch_read(
         await intake.handle_batch(db, script("third", REPORT[13:]), LATER)
     assert not any("INSERT INTO agencies" in s for s in written)
     assert (await stored_state(store.sessionmaker, "third"))["cases"]
+
+
+async def test_a_report_records_the_citizens_consent_once_and_their_latest_phone(
+    maker: Any, intake: Intake
+) -> None:
+    def report(phone: str, first: int = 0) -> list[InboundMessage]:
+        lines = [*REPORT[:12], "tidak", phone, ("choice", "confirm")]  # not anonymous
+        return [message("p1", first + index, line) for index, line in enumerate(lines)]
+
+    async def contact_of(user: str) -> tuple[Any, ...]:
+        async with maker() as db:
+            contact = (
+                await db.scalars(select(Contact).where(Contact.platform_user_id == user))
+            ).one()
+            return contact.consent_at, contact.phone
+
+    async with maker() as db, db.begin():
+        outcomes = await intake.handle_batch(db, report("081234567890"), NOW)
+    assert all(isinstance(outcome, list) for outcome in outcomes)
+    assert await contact_of("p1") == (NOW, "+6281234567890")
+    async with maker() as db, db.begin():
+        await intake.handle_batch(db, report("081298765432", first=100), LATER)
+    assert await contact_of("p1") == (NOW, "+6281298765432")  # consent kept, phone replaced
+    async with maker() as db:
+        assert len((await db.scalars(select(Case))).all()) == 2
+
+
+async def test_a_phone_given_in_the_report_is_cut_from_the_cases_group_post(
+    maker: Any, intake: Intake
+) -> None:
+    posted: list[str] = []
+
+    async def post(db: Any, case: Case, now: datetime) -> None:
+        # As the triage post does: a group message about the case, screened when queued.
+        message = OutboundMessage(channel="telegram", chat_id="-100", text="call +6281234567890")
+        row = await outbox_rows.enqueue(db, message, now, case_id=case.id)
+        posted.append(row.payload["text"])
+
+    intake.case_hooks.append(post)
+    lines = [*REPORT[:12], "tidak", "081234567890", ("choice", "confirm")]
+    async with maker() as db, db.begin():
+        outcomes = await intake.handle_batch(db, script("p2", lines), NOW)
+    assert all(isinstance(outcome, list) for outcome in outcomes)
+    assert posted == ["call [\u2026]"]  # the phone given a moment before counts already

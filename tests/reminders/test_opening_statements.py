@@ -10,12 +10,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from laporbot.db.cases import create_case
 from laporbot.db.complaints import create_complaint
 from laporbot.db.models import Case, Deadline, Reminder
+from laporbot.reminders.service import _insert_reminders, _NewDeadlines, _reminder
 from tests.reminders.support import make_world, wib
 
 T0 = wib(2026, 3, 17, 10, 0)
@@ -138,3 +140,21 @@ async def test_a_complaint_about_a_case_is_planned_with_two_inserts(
             ("citizen.ack", "sent"),
         ]
         assert stored[2][3] == complaint.due_at
+
+
+async def test_a_reminder_of_a_deadline_not_inserted_with_it_is_refused(
+    either_db: async_sessionmaker[AsyncSession],
+) -> None:
+    row = _reminder(
+        deadline_id="completion",  # no such deadline among those given
+        case_id=None,
+        complaint_id=None,
+        kind="completion.due",
+        audience="group",
+        due_at=T0,
+        payload={},
+    )
+    async with either_db() as session, session.begin():
+        with pytest.raises(KeyError, match="completion"):
+            await _insert_reminders(session, [row], _NewDeadlines("case", 1, {"triage": T0}))
+        assert (await session.scalars(select(Reminder))).all() == []

@@ -686,6 +686,10 @@ async def _insert_reminders(
 async def _insert_with_deadlines(
     session: AsyncSession, rows: list[dict[str, Any]], deadlines: _NewDeadlines
 ) -> None:
+    named = {row["deadline_id"] for row in rows if isinstance(row["deadline_id"], str)}
+    if unknown := named - deadlines.due.keys():
+        # As the two statements elsewhere would (a row's deadline must be among them).
+        raise KeyError(f"reminders of deadlines not inserted with them: {sorted(unknown)}")
     params: dict[str, Any] = {
         "subject_kind": deadlines.subject_kind,
         "subject_id": deadlines.subject_id,
