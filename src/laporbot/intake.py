@@ -34,6 +34,7 @@ from laporbot.db import agencies as agency_rows
 from laporbot.db import cases as case_rows
 from laporbot.db import complaints as complaint_rows
 from laporbot.db import contacts as contact_rows
+from laporbot.db import direct
 from laporbot.db import sessions as session_rows
 from laporbot.db.models import Case, Complaint, Contact
 from laporbot.db.numbers import COMPLAINT_PREFIX
@@ -175,8 +176,9 @@ class _Batch:
         """The replies of one turn, `key:<index>` as dedup keys (a replay queues nothing)."""
         self.queued.extend(Queued(m, f"{key}:{index}") for index, m in enumerate(messages))
 
-    async def flush_queue(self) -> None:
-        await enqueue_many(self.db, self.queued, self.now)
+    async def flush_queue(self, along: direct.Along | None = None) -> None:
+        """Queue the replies so far; `along`: a write the insert carries (PostgreSQL)."""
+        await enqueue_many(self.db, self.queued, self.now, along=along)
         self.queued = []
 
     async def write(self) -> None:
@@ -203,8 +205,7 @@ class _Batch:
         for person in changed:
             if person.contact is not None:  # the ORM object, for the rest of the transaction
                 set_committed_value(person.contact, "locale", person.locale)
-        await enqueue_many(self.db, self.queued, self.now, along=along)
-        self.queued = []
+        await self.flush_queue(along)
 
 
 @dataclass

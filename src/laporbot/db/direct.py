@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Table, bindparam, exc, insert, text
+from sqlalchemy import ARRAY, BindParameter, Table, bindparam, exc, insert, text
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Insert
@@ -132,6 +132,15 @@ class Along:
     sql: str
     binds: tuple[BindParameter[Any], ...]
     params: Mapping[str, Any]
+
+
+def array_binds(table: Table, names: Sequence[str], prefix: str) -> tuple[BindParameter[Any], ...]:
+    """One array parameter `<prefix><name>` per column of `table` named, typed as arrays of
+    that column's type (for `unnest(...)` over many rows, PostgreSQL)."""
+    return tuple(
+        bindparam(f"{prefix}{name}", type_=ARRAY(table.c[name].type, dimensions=1))
+        for name in names
+    )
 
 
 async def run_along(session: AsyncSession, along: Along) -> None:

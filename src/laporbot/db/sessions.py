@@ -9,7 +9,6 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ARRAY,
-    JSON,
     Insert,
     Integer,
     Select,
@@ -30,7 +29,6 @@ from sqlalchemy.sql.elements import ColumnClause
 from laporbot.db import direct
 from laporbot.db._sql import dialect_of, prebuilt
 from laporbot.db.models import ConversationSession, Officer
-from laporbot.db.types import UTCDateTime
 
 #: "active" written into the SQL, not bound: only then may the database use the partial index
 #: of active sessions (`uq_conversation_sessions_active`), whose condition it must prove from
@@ -229,36 +227,20 @@ async def write_turns(
     return None
 
 
-#: The columns `write_turns` sets, with the element type of the array each is bound as.
-_TURN_TYPES: dict[str, Any] = {
-    "chat_id": String(),
-    "flow": String(),
-    "step": String(),
-    "locale": String(),
-    "answers": JSON(),
-    "state": JSON(),
-    "updated_at": UTCDateTime(),
-    "nudge_at": UTCDateTime(),
-    "expires_at": UTCDateTime(),
-    "status": String(),
-}
-
-
 def _turns_along(updates: Sequence[Mapping[str, Any]]) -> direct.Along:
-    names = ["row_id", *_TURN_TYPES]
+    set_ = (*TURN_COLUMNS, "status")
+    names = ("row_id", *set_)
     columns = ", ".join(names)
     arrays = ", ".join(f":turn_{name}" for name in names)
-    assignments = ", ".join(f"{name} = u.{name}" for name in _TURN_TYPES)
+    assignments = ", ".join(f"{name} = u.{name}" for name in set_)
     sql = (
         f"turns AS (UPDATE conversation_sessions AS c SET {assignments}"
         f" FROM unnest({arrays}) AS u({columns}) WHERE c.id = u.row_id)"
     )
+    table = cast(Table, ConversationSession.__table__)
     binds = (
         bindparam("turn_row_id", type_=ARRAY(Integer())),
-        *(
-            bindparam(f"turn_{name}", type_=ARRAY(kind, dimensions=1))
-            for name, kind in _TURN_TYPES.items()
-        ),
+        *direct.array_binds(table, set_, "turn_"),
     )
     params = {f"turn_{name}": [row[name] for row in updates] for name in names}
     return direct.Along("sessions.turns", sql, binds, params)

@@ -740,10 +740,7 @@ def _with_deadlines_statement(_dialect: str) -> Any:
         bindparam("deadline_kinds", type_=ARRAY(String())),
         bindparam("deadline_dues", type_=ARRAY(deadlines.c.due_at.type, dimensions=1)),
         bindparam("r_deadline_kind", type_=ARRAY(String())),
-        *(
-            bindparam(f"r_{name}", type_=ARRAY(table.c[name].type, dimensions=1))
-            for name in _REMINDER_COLUMNS
-        ),
+        *direct.array_binds(table, _REMINDER_COLUMNS, "r_"),
     ]
     return text(sql).bindparams(*binds)
 
