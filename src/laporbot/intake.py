@@ -127,6 +127,10 @@ class _Person:
     locale: str | None  # their language now (the row's until a turn changes it)
     active: _Row | None
     contact: Contact | None = None  # the ORM object, made for an action only
+    #: Their contact is touched (and their language stored) by the batch's last statement,
+    #: not yet (PostgreSQL); `row` then holds what it writes, and an `id` of None if the
+    #: contact is new and not inserted yet.
+    untouched: bool = False
 
     @property
     def contact_id(self) -> int:
@@ -139,6 +143,11 @@ class _Person:
     @property
     def stored_locale(self) -> str | None:
         return cast("str | None", self.row["locale"])
+
+
+def _changed(person: _Person) -> str | None:
+    """The person's language if a turn changed it, else None."""
+    return person.locale if person.locale != person.stored_locale else None
 
 
 @dataclass(slots=True)
@@ -165,8 +174,10 @@ class _Batch:
     people: list[_Person] = field(default_factory=list)
     queued: list[Queued] = field(default_factory=list)
 
-    def person(self, contact: Mapping[str, Any], active: _Row | None) -> _Person:
-        person = _Person(contact, contact["locale"], active)
+    def person(
+        self, contact: Mapping[str, Any], active: _Row | None, *, untouched: bool = False
+    ) -> _Person:
+        person = _Person(contact, contact["locale"], active, untouched=untouched)
         self.people.append(person)
         if active is not None:
             self.rows.append(active)
@@ -198,10 +209,20 @@ class _Batch:
             for row in self.rows
             if row.id is None
         ]
-        # On PostgreSQL the session updates ride on the outbox insert (one round trip).
+        # On PostgreSQL the session updates and the contacts' touch ride on the outbox insert
+        # (one round trip).
         along = await session_rows.write_turns(self.db, updates, inserts, along_next=True)
+        untouched = [p for p in self.people if p.untouched]
+        if untouched:
+            people = sorted(
+                ((p.row["channel"], p.user_id, p.row["chat_id"], _changed(p)) for p in untouched),
+                key=lambda person: person[:2],
+            )
+            along = direct.Along.both(along, contact_rows.touch_along(people, self.now))
         changed = [p for p in self.people if p.locale != p.stored_locale]
-        await contact_rows.set_locales(self.db, {p.contact_id: p.locale for p in changed})
+        await contact_rows.set_locales(
+            self.db, {p.contact_id: p.locale for p in changed if not p.untouched}
+        )
         for person in changed:
             if person.contact is not None:  # the ORM object, for the rest of the transaction
                 set_committed_value(person.contact, "locale", person.locale)
@@ -293,7 +314,8 @@ class Intake:
             return outcomes
         keys = {(m.channel, m.user_id) for _, m in private}
         senders = officer_side.senders([m for _, m in private]) if officer_side else ()
-        stored, officers = await session_rows.load_active_many(db, keys, officers_among=senders)
+        read = await session_rows.load_active_many(db, keys, officers_among=senders)
+        stored, officers = read.sessions, read.officers
         stopped: set[tuple[str, str]] = set()
         turns: list[tuple[int, InboundMessage]] = []
         for index, inbound in private:
@@ -309,12 +331,28 @@ class Intake:
             turns.append((index, inbound))
         if not turns:
             return outcomes
-        contacts = await contact_rows.touch_many(
-            db, [(m.channel, m.user_id, m.chat_id) for _, m in turns], now
-        )
+        seen = [(m.channel, m.user_id, m.chat_id) for _, m in turns]
+        untouched = read.contacts is not None
+        if read.contacts is None:
+            contacts = await contact_rows.touch_many(db, seen, now)
+        else:
+            # Read with the sessions; touched by the batch's last statement (PostgreSQL).
+            known = read.contacts
+            contacts = {
+                (channel, user): (
+                    {**found, "chat_id": chat, "last_inbound_at": now}
+                    if (found := known.get((channel, user))) is not None
+                    else contact_rows.unsaved(channel, user, chat, now)
+                )
+                for channel, user, chat in seen  # a person's last chat id wins, as touched
+            }
         batch = _Batch(db, now, isolate)
         people = {
-            key: batch.person(contact, _Row.stored(row) if (row := stored.get(key)) else None)
+            key: batch.person(
+                contact,
+                _Row.stored(row) if (row := stored.get(key)) else None,
+                untouched=untouched,
+            )
             for key, contact in contacts.items()
         }
         failed: set[tuple[str, str]] = set()
@@ -433,6 +471,15 @@ class Intake:
     async def _contact(self, batch: _Batch, person: _Person) -> Contact:
         if person.contact is None:
             db = batch.db
+            if person.row["id"] is None:
+                # New, and its touch was left for the batch's last statement: an action needs
+                # the row now (the last statement touches it again, to the same values).
+                row = person.row
+                (person.row,) = (
+                    await contact_rows.touch_many(
+                        db, [(row["channel"], row["platform_user_id"], row["chat_id"])], batch.now
+                    )
+                ).values()
             if identity_key(Contact, person.contact_id) in db.sync_session.identity_map:
                 contact = await db.get(Contact, person.contact_id, populate_existing=True)
                 if contact is None:  # pragma: no cover - touched in this very transaction

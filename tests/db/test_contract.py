@@ -20,6 +20,7 @@ from laporbot.db.models import (
     Base,
     Case,
     CaseEvent,
+    Contact,
     ConversationSession,
     InboxItem,
     NumberCounter,
@@ -28,6 +29,7 @@ from laporbot.db.models import (
     Reminder,
 )
 from laporbot.messages import Button, OutboundMessage
+from laporbot.reminders.queue import Queued, enqueue_many
 from tests.db.conftest import Store
 
 NOW = datetime(2026, 3, 25, 9, 0, tzinfo=UTC)
@@ -638,21 +640,20 @@ async def test_a_batchs_first_read_finds_active_sessions_and_bound_officers(
         )
     keys = [("telegram", u) for u in ("u1", "u2", "u4", "u5")] + [("web", "u3")]
     async with store.sessionmaker() as session, session.begin():
-        rows, officers = await sessions.load_active_many(
+        read = await sessions.load_active_many(
             session, keys, officers_among=["u1", "u2", "u4", "u5", "u6"]
         )
+        rows, officers = read.sessions, read.officers
         assert officers == {"u1", "u5"}  # not the inactive binding, nor the revoked one
         assert list(rows) == [("telegram", "u1")]  # u2's ended, u3's is on another channel
         assert rows["telegram", "u1"]["id"] == first.id
         assert rows["telegram", "u1"]["expires_at"] == NOW + timedelta(minutes=30)
         assert rows["telegram", "u1"]["answers"] == {}
         # No active session at all: the officers all the same.
-        rows, officers = await sessions.load_active_many(
-            session, [("telegram", "u5")], officers_among=["u5"]
-        )
-        assert (rows, officers) == ({}, {"u5"})
-        rows, officers = await sessions.load_active_many(session, [("telegram", "u1")])
-        assert (list(rows), officers) == ([("telegram", "u1")], set())
+        read = await sessions.load_active_many(session, [("telegram", "u5")], officers_among=["u5"])
+        assert (read.sessions, read.officers) == ({}, {"u5"})
+        read = await sessions.load_active_many(session, [("telegram", "u1")])
+        assert (list(read.sessions), read.officers) == ([("telegram", "u1")], set())
 
 
 async def test_a_batchs_first_read_locks_the_sessions_it_finds(store: Store) -> None:
@@ -666,6 +667,73 @@ async def test_a_batchs_first_read_locks_the_sessions_it_finds(store: Store) -> 
             await other.execute(text("SET LOCAL lock_timeout = '100ms'"))
             with pytest.raises(DBAPIError, match="lock"):
                 await sessions.load_active_many(other, [("telegram", "u1")], officers_among=["u1"])
+
+
+async def test_a_batchs_first_read_reads_the_contacts_on_postgresql(
+    store: Store,
+) -> None:
+    async with store.sessionmaker() as session, session.begin():
+        known = await contacts.touch(
+            session, channel="telegram", platform_user_id="u1", chat_id="c1", now=NOW
+        )
+        await sessions.save(session, _conversation("u2"))
+    keys = [("telegram", "u2"), ("telegram", "u1"), ("web", "u1")]
+    async with store.sessionmaker() as holder, holder.begin():
+        read = await sessions.load_active_many(holder, keys)
+        if store.dialect != "postgresql":
+            assert read.contacts is None  # SQLite: `touch_many` reads them as it writes
+            return
+        assert read.contacts is not None
+        assert list(read.contacts) == [("telegram", "u1")]  # u2 has none, web's u1 neither
+        row = read.contacts["telegram", "u1"]
+        assert (row["id"], row["chat_id"], row["last_inbound_at"]) == (known.id, "c1", NOW)
+        assert list(read.sessions) == [("telegram", "u2")]
+        async with store.sessionmaker() as other, other.begin():
+            # Not locked: only the session is (a lock would be one more write).
+            await other.execute(text("SET LOCAL lock_timeout = '100ms'"))
+            await other.execute(
+                text("UPDATE contacts SET phone = '1' WHERE id = :id"), {"id": known.id}
+            )
+
+
+async def test_a_touch_carried_by_the_outbox_insert_stores_and_updates_contacts(
+    store: Store,
+) -> None:
+    if store.dialect != "postgresql":
+        pytest.skip("only PostgreSQL statements carry another write")
+    async with store.sessionmaker() as session, session.begin():
+        known = await contacts.touch(
+            session, channel="telegram", platform_user_id="u1", chat_id="c1", now=NOW
+        )
+    later = NOW + timedelta(hours=1)
+    message = OutboundMessage(channel="telegram", chat_id="c9", text="halo")
+    async with store.sessionmaker() as session, session.begin():
+        people = [("telegram", "u1", "c9", "en"), ("telegram", "u2", "c2", None)]
+        await enqueue_many(
+            session, [Queued(message, "k:0")], later, along=contacts.touch_along(people, later)
+        )
+    async with store.sessionmaker() as session:
+        rows = (await session.scalars(select(Contact).order_by(Contact.id))).all()
+        queued = (await session.scalars(select(OutboxMessage))).all()
+    assert [(c.platform_user_id, c.chat_id, c.locale) for c in rows] == [
+        ("u1", "c9", "en"),
+        ("u2", "c2", None),
+    ]
+    assert rows[0].id == known.id
+    assert (rows[0].created_at, rows[0].last_inbound_at) == (NOW, later)
+    assert (rows[1].created_at, rows[1].last_inbound_at) == (later, later)
+    assert [item.dedup_key for item in queued] == ["k:0"]
+    # Nothing to queue: the touch runs on its own.
+    last = later + timedelta(hours=1)
+    async with store.sessionmaker() as session, session.begin():
+        people = [("telegram", "u1", "c9", None), ("telegram", "u2", "c3", "en")]
+        await enqueue_many(session, [], last, along=contacts.touch_along(people, last))
+    async with store.sessionmaker() as session:
+        rows = (await session.scalars(select(Contact).order_by(Contact.id))).all()
+    assert [(c.chat_id, c.locale, c.last_inbound_at) for c in rows] == [
+        ("c9", "en", last),  # no new language: the stored one kept
+        ("c3", "en", last),
+    ]
 
 
 async def test_two_workers_starting_a_session_for_one_user_leave_one_active(

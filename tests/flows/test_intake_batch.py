@@ -129,6 +129,32 @@ async def test_a_batch_does_what_one_message_at_a_time_does(maker: Any, intake: 
         assert await stored_state(maker, many) == await stored_state(maker, one)
 
 
+async def test_a_new_citizens_whole_report_in_one_batch_opens_the_case(
+    maker: Any, intake: Intake
+) -> None:
+    """A batch with a citizen's first message and their report's confirmation: the action
+    needs the contact before the batch's last statement would have stored it (PostgreSQL
+    leaves the touch to that statement), so it is stored then, and touched again at the end
+    with the language the conversation chose."""
+    for inbound in script("c1en"):
+        async with maker() as db, db.begin():
+            await intake.handle_inbound(db, inbound, NOW)
+    async with maker() as db, db.begin():
+        outcomes = await intake.handle_batch(db, script("d1en"), NOW)
+    assert all(isinstance(outcome, list) and outcome for outcome in outcomes)
+    assert await replies_to(maker, "d1en") == await replies_to(maker, "c1en")
+    state = await stored_state(maker, "d1en")
+    assert state == await stored_state(maker, "c1en")
+    assert state["locale"] == "en"
+    assert len(state["cases"]) == 1
+    async with maker() as db:
+        contact = (
+            await db.scalars(select(Contact).where(Contact.platform_user_id == "d1en"))
+        ).one()
+    assert (contact.chat_id, contact.created_at, contact.last_inbound_at) == ("chat-d1en", NOW, NOW)
+    assert contact.consent_at == NOW
+
+
 async def test_an_action_that_fails_sets_its_person_apart(maker: Any) -> None:
     intake = Intake.from_settings(Settings())
 

@@ -94,6 +94,54 @@ async def touch_many(
     return {(row["channel"], row["platform_user_id"]): row for row in found}
 
 
+def unsaved(channel: str, platform_user_id: str, chat_id: str, now: datetime) -> dict[str, Any]:
+    """The row a first message's `touch` will insert, its `id` None until then."""
+    return {
+        "id": None,
+        "channel": channel,
+        "platform_user_id": platform_user_id,
+        "chat_id": chat_id,
+        "locale": None,
+        "phone": None,
+        "consent_at": None,
+        "last_inbound_at": now,
+        "created_at": now,
+        "erased_at": None,
+    }
+
+
+_TOUCHED = ("channel", "platform_user_id", "chat_id", "locale")
+
+
+def touch_along(people: Sequence[tuple[str, str, str, str | None]], now: datetime) -> direct.Along:
+    """`touch_many` for (channel, platform_user_id, chat_id, locale) people, as a write the
+    caller's next statement carries (PostgreSQL, `direct.Along`). `locale`: the person's new
+    language, None to keep the stored one (so a change made since the batch read the contact
+    is not undone). The rows are written in the order given (sort them, as `touch_many`
+    does, so two transactions writing overlapping sets take their locks in one order)."""
+    columns = ", ".join(_TOUCHED)
+    arrays = ", ".join(f":touch_{name}" for name in _TOUCHED)
+    picked = ", ".join(f"t.{name}" for name in _TOUCHED)
+    sql = (
+        f"touched AS (INSERT INTO contacts ({columns}, created_at, last_inbound_at)"
+        f" SELECT {picked}, :touch_now, :touch_now"
+        f" FROM unnest({arrays}) WITH ORDINALITY AS t({columns}, n) ORDER BY t.n"
+        " ON CONFLICT (channel, platform_user_id) DO UPDATE SET chat_id = excluded.chat_id,"
+        " locale = coalesce(excluded.locale, contacts.locale),"
+        " last_inbound_at = excluded.last_inbound_at)"
+    )
+    table = cast(Table, Contact.__table__)
+    binds = (
+        bindparam("touch_now", type_=table.c.created_at.type),
+        *direct.array_binds(table, _TOUCHED, "touch_"),
+    )
+    params: dict[str, Any] = {
+        f"touch_{name}": [person[index] for person in people] for index, name in enumerate(_TOUCHED)
+    }
+    params["touch_now"] = now
+    return direct.Along("contacts.touch", sql, binds, params)
+
+
 async def find_many(
     session: AsyncSession, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[str, Any]]:

@@ -133,6 +133,19 @@ class Along:
     binds: tuple[BindParameter[Any], ...]
     params: Mapping[str, Any]
 
+    @staticmethod
+    def both(first: Along | None, second: Along | None) -> Along | None:
+        """Two writes carried by one statement, `first`'s CTE before `second`'s (their CTE
+        and parameter names must differ); either alone when the other is None."""
+        if first is None or second is None:
+            return first or second
+        return Along(
+            f"{first.name}+{second.name}",
+            f"{first.sql}, {second.sql}",
+            first.binds + second.binds,
+            {**first.params, **second.params},
+        )
+
 
 def array_binds(table: Table, names: Sequence[str], prefix: str) -> tuple[BindParameter[Any], ...]:
     """One array parameter `<prefix><name>` per column of `table` named, typed as arrays of

@@ -4,6 +4,7 @@ index, so two workers handling the same user at once cannot both start one."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -28,7 +29,7 @@ from sqlalchemy.sql.elements import ColumnClause
 
 from laporbot.db import direct
 from laporbot.db._sql import dialect_of, prebuilt
-from laporbot.db.models import ConversationSession, Officer
+from laporbot.db.models import Contact, ConversationSession, Officer
 
 #: "active" written into the SQL, not bound: only then may the database use the partial index
 #: of active sessions (`uq_conversation_sessions_active`), whose condition it must prove from
@@ -57,42 +58,103 @@ def _load_active(_dialect: str) -> Select[ConversationSession]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class FirstRead:
+    """What a batch's first read found (`load_active_many`)."""
+
+    #: The active sessions, as plain rows (column name to value) by (channel, user_id).
+    sessions: dict[tuple[str, str], dict[str, Any]]
+    #: Which of the Telegram users asked about have an active officer binding.
+    officers: set[str]
+    #: The contacts that exist, as plain rows by (channel, platform_user_id); None
+    #: when they were not read (SQLite): `contacts.touch_many` then reads them as it writes.
+    contacts: dict[tuple[str, str], dict[str, Any]] | None
+
+
 async def load_active_many(
     session: AsyncSession,
     keys: Collection[tuple[str, str]],
     *,
     officers_among: Collection[str] = (),
-) -> tuple[dict[tuple[str, str], dict[str, Any]], set[str]]:
-    """A batch's first read: the active sessions of many (channel, user_id) at once, as plain
-    rows (column name to value) by key, and which of the Telegram users `officers_among` have
-    an active officer binding (the officer side's say, `OfficerDesk.may_take`). ONE statement
-    for a batch of updates on PostgreSQL, two on SQLite (in process: nothing to save). Rows
-    are locked on PostgreSQL in id order until the transaction ends, as `load_active` locks
-    one."""
+) -> FirstRead:
+    """A batch's first read: the active sessions of many (channel, user_id) at once, which of
+    the Telegram users `officers_among` have an active officer binding (the officer side's
+    say, `OfficerDesk.may_take`) and, on PostgreSQL, the people's contacts. ONE statement for
+    a batch of updates on PostgreSQL (the sessions locked until the transaction ends, in key
+    order, as `load_active` locks one); two on SQLite (in process: nothing to save), which
+    reads no contacts."""
     if not keys:
-        return {}, set()
-    wanted = set(keys)
+        return FirstRead({}, set(), None)
+    wanted = sorted(set(keys))
+    if dialect_of(session) == "postgresql":
+        params = {
+            "key_channels": [channel for channel, _ in wanted],
+            "key_users": [user for _, user in wanted],
+            "officers": sorted(officers_among),
+        }
+        found = await direct.dicts(session, "sessions.first_read", _first_read, params)
+        sessions: dict[tuple[str, str], dict[str, Any]] = {}
+        contacts: dict[tuple[str, str], dict[str, Any]] = {}
+        for key, row in zip(wanted, found, strict=True):
+            if row["s_id"] is not None:
+                sessions[key] = {name: row[f"s_{name}"] for name in _SESSION_COLUMNS}
+            if row["c_id"] is not None:
+                contacts[key] = {name: row[f"c_{name}"] for name in _CONTACT_COLUMNS}
+        return FirstRead(sessions, set(found[0]["officers"]), contacts)
     params = {
         "channels": sorted({channel for channel, _ in wanted}),
         "users": sorted({user for _, user in wanted}),
     }
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    rows = await direct.dicts(session, "sessions.load_many", _load_many, params)
     officers: set[str] = set()
-    if officers_among and dialect_of(session) == "postgresql":
-        params["officers"] = sorted(officers_among)
-        found = await direct.dicts(session, "sessions.load_with_officers", _with_officers, params)
-        officers = set(found[0]["officers"]) if found else set()
-        found = [row for row in found if row["id"] is not None]
-    else:
-        found = await direct.dicts(session, "sessions.load_many", _load_many, params)
-        if officers_among:
-            users = {"officers": sorted(officers_among)}
-            officers = set(await direct.scalars(session, "sessions.officers", _officers, users))
-    for row in found:
-        key = (row["channel"], row["user_id"])
-        if key in wanted:
-            rows[key] = row
-    return rows, officers
+    if officers_among:
+        users = {"officers": sorted(officers_among)}
+        officers = set(await direct.scalars(session, "sessions.officers", _officers, users))
+    keyed = {(row["channel"], row["user_id"]): row for row in rows}
+    return FirstRead({key: keyed[key] for key in wanted if key in keyed}, officers, None)
+
+
+_SESSION_COLUMNS = tuple(c.name for c in cast(Table, ConversationSession.__table__).c)
+_CONTACT_COLUMNS = tuple(c.name for c in cast(Table, Contact.__table__).c)
+
+
+def _first_read(_dialect: str) -> Any:
+    # PostgreSQL: one row per person asked about, in key order (`WITH ORDINALITY`): their
+    # active session, locked (FOR UPDATE inside the LATERAL, so the outer join's empty side
+    # locks nothing), and their contact, not locked (a lock is a write of its own, and the
+    # touch at the end changes only what it owns), beside the officers' bindings as one array.
+    sessions = cast(Table, ConversationSession.__table__)
+    contacts = cast(Table, Contact.__table__)
+    picked = ", ".join(
+        [f"s.{name} AS s_{name}" for name in _SESSION_COLUMNS]
+        + [f"c.{name} AS c_{name}" for name in _CONTACT_COLUMNS]
+    )
+    sql = (
+        f"SELECT o.officers, {picked} FROM"
+        " (SELECT ARRAY(SELECT DISTINCT telegram_user_id FROM officers"
+        " WHERE telegram_user_id = ANY(:officers) AND active IS true AND revoked_at IS NULL)"
+        " AS officers) AS o"
+        " CROSS JOIN unnest(:key_channels, :key_users) WITH ORDINALITY AS k(channel, user_id, n)"
+        f" LEFT JOIN LATERAL (SELECT {', '.join(_SESSION_COLUMNS)} FROM conversation_sessions"
+        " WHERE channel = k.channel AND user_id = k.user_id AND status = 'active'"
+        " FOR UPDATE) AS s ON true"
+        f" LEFT JOIN LATERAL (SELECT {', '.join(_CONTACT_COLUMNS)} FROM contacts"
+        " WHERE channel = k.channel AND platform_user_id = k.user_id) AS c ON true"
+        " ORDER BY k.n"
+    )
+    return (
+        text(sql)
+        .bindparams(
+            bindparam("officers", type_=ARRAY(String())),
+            bindparam("key_channels", type_=ARRAY(String())),
+            bindparam("key_users", type_=ARRAY(String())),
+        )
+        .columns(
+            column("officers", ARRAY(String())),
+            *(column(f"s_{c.name}", c.type) for c in sessions.c),
+            *(column(f"c_{c.name}", c.type) for c in contacts.c),
+        )
+    )
 
 
 def _officers(_dialect: str) -> Select[Any]:
@@ -104,32 +166,6 @@ def _officers(_dialect: str) -> Select[Any]:
             Officer.revoked_at.is_(None),
         )
         .distinct()
-    )
-
-
-def _with_officers(_dialect: str) -> Any:
-    # PostgreSQL: the officers' bindings as one array, the sessions (locked) joined to it, so
-    # a batch with no active session still gets its one row. One round trip instead of two.
-    table = cast(Table, ConversationSession.__table__)
-    names = ", ".join(f"s.{column.name}" for column in table.c)
-    inner = ", ".join(column.name for column in table.c)
-    sql = (
-        f"SELECT o.officers, {names} FROM"
-        " (SELECT ARRAY(SELECT DISTINCT telegram_user_id FROM officers"
-        " WHERE telegram_user_id IN :officers AND active IS true AND revoked_at IS NULL)"
-        " AS officers) AS o"
-        f" LEFT JOIN LATERAL (SELECT {inner} FROM conversation_sessions"
-        " WHERE channel IN :channels AND user_id IN :users AND status = 'active'"
-        " ORDER BY id FOR UPDATE) AS s ON true"
-    )
-    return (
-        text(sql)
-        .bindparams(
-            bindparam("officers", expanding=True, type_=String()),
-            bindparam("channels", expanding=True, type_=String()),
-            bindparam("users", expanding=True, type_=String()),
-        )
-        .columns(column("officers", ARRAY(String())), *table.c)
     )
 
 
