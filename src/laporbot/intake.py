@@ -36,6 +36,7 @@ from laporbot.db import complaints as complaint_rows
 from laporbot.db import contacts as contact_rows
 from laporbot.db import direct
 from laporbot.db import sessions as session_rows
+from laporbot.db._sql import dialect_of
 from laporbot.db.models import Case, Complaint, Contact
 from laporbot.db.numbers import COMPLAINT_PREFIX
 from laporbot.db.sessions import TURN_COLUMNS
@@ -465,6 +466,9 @@ class Intake:
         except BaseException:
             if savepoint is not None and savepoint.is_active:
                 await savepoint.rollback()
+                # The object may hold what the rolled-back statements wrote (a consent
+                # carried by the case's insert): read it again if needed.
+                who.person.contact = None
             raise
         return session, messages
 
@@ -600,13 +604,11 @@ class Intake:
         standard = _standard_for(self.registry, agency, action.category)
         kabupaten, province = split_place(place.get("kabupaten"))
         await self._ensure_agency(db, agency)
-        if contact.consent_at is None:
-            contact.consent_at = now
-        if action.phone and not action.anonymous:
-            contact.phone = action.phone
+        carried = _record_consent(contact, action, now, carried=dialect_of(db) == "postgresql")
         due = self.registry.due(standard.code, now)
         case = await case_rows.create_case(
             db,
+            along=carried,
             time_zone=agency.time_zone,
             agency_code=agency.code,
             standard_code=standard.code,
@@ -678,10 +680,7 @@ class Intake:
         if agency is None:
             return {"status": "no_office"}
         await self._ensure_agency(db, agency)
-        if contact.consent_at is None:
-            contact.consent_at = now
-        if action.phone and not action.anonymous:
-            contact.phone = action.phone
+        _record_consent(contact, action, now, carried=False)
         about = action.about_case or action.about_area
         complaint = await complaint_rows.create_complaint(
             db,
@@ -740,6 +739,29 @@ class Intake:
             "due_at": case.due_at.isoformat() if case.due_at else None,
             "time_zone": agency.time_zone,
         }
+
+
+def _record_consent(
+    contact: Contact, action: OpenCase | FileComplaint, now: datetime, *, carried: bool
+) -> direct.Along | None:
+    """A report's consent (its first time: `now`) and its phone (unless anonymous) on the
+    reporter's contact. `carried` (PostgreSQL): returned as a write for the statement that
+    stores the report to carry (a round trip less), the object set as that statement leaves
+    the row; else set on the object, flushed before the next statement."""
+    consent_at = now if contact.consent_at is None else None
+    phone = action.phone if action.phone and not action.anonymous else None
+    if not carried:
+        if consent_at is not None:
+            contact.consent_at = consent_at
+        if phone is not None:
+            contact.phone = phone
+        return None
+    if consent_at is None and phone is None:
+        return None
+    for name, value in (("consent_at", consent_at), ("phone", phone)):
+        if value is not None:
+            set_committed_value(contact, name, value)
+    return contact_rows.consent_along(contact.id, consent_at, phone)
 
 
 def split_place(text: str | None) -> tuple[str | None, str | None]:

@@ -736,6 +736,29 @@ async def test_a_touch_carried_by_the_outbox_insert_stores_and_updates_contacts(
     ]
 
 
+async def test_a_consent_carried_by_a_case_insert_is_recorded_once(store: Store) -> None:
+    await _with_agency(store)
+    async with store.sessionmaker() as session, session.begin():
+        contact = await contacts.touch(
+            session, channel="telegram", platform_user_id="u1", chat_id="c1", now=NOW
+        )
+    if store.dialect != "postgresql":
+        async with store.sessionmaker() as session, session.begin():
+            with pytest.raises(ValueError, match="only PostgreSQL"):
+                await _open_case(session, along=contacts.consent_along(contact.id, NOW, None))
+        return
+    later = NOW + timedelta(days=1)
+    for at, phone in ((NOW, "0811"), (later, None), (None, "0822")):
+        async with store.sessionmaker() as session, session.begin():
+            carried = contacts.consent_along(contact.id, at, phone)
+            await _open_case(session, reporter_contact_id=contact.id, along=carried)
+    async with store.sessionmaker() as session:
+        stored = await session.get(Contact, contact.id)
+        assert stored is not None
+        assert (stored.consent_at, stored.phone) == (NOW, "0822")  # the first consent kept
+        assert await session.scalar(select(func.count()).select_from(Case)) == 3
+
+
 async def test_two_workers_starting_a_session_for_one_user_leave_one_active(
     store: Store,
 ) -> None:

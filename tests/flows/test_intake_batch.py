@@ -309,6 +309,9 @@ async def test_an_opened_case_records_consent_on_the_contact_the_batch_read(
             assert held is None or held.consent_at == LATER
         assert all(isinstance(outcome, list) for outcome in outcomes)
         assert sum("INSERT INTO agencies" in s for s in written) == 1  # not known as stored
+        # The consent: carried by the case's insert on PostgreSQL, flushed before it on SQLite.
+        consent_updates = sum(s.startswith("UPDATE contacts") for s in written)
+        assert consent_updates == (0 if store.dialect == "postgresql" else 1)
         # Loaded already (by the first SELECT): read again with the session's own `get`.
         assert sum(s.startswith("SELECT contacts.") for s in written) == (2 if preload else 0)
         async with store.sessionmaker() as db:

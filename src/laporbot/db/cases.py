@@ -44,6 +44,7 @@ async def create_case(
     received_at: datetime,
     time_zone: str | None = None,
     event: Mapping[str, Any] | None = None,
+    along: direct.Along | None = None,
     **fields: Any,
 ) -> Case:
     """Open a case with a fresh number (`LPR-<year>-<nnnnnn>`); `fields` are further `Case`
@@ -53,7 +54,11 @@ async def create_case(
 
     On PostgreSQL the number, the case and its event are ONE statement (writable CTEs): a
     case opening's two round trips fewer, and the number's row lock taken one round trip
-    later. Elsewhere the number is taken, then the case and the event inserted."""
+    later; `along`, another write that statement carries (`direct.Along`: the report's
+    consent on the contact). Elsewhere the number is taken, then the case and the event
+    inserted."""
+    if along is not None and dialect_of(session) != "postgresql":
+        raise ValueError("only PostgreSQL statements carry another write")
     year = await local_year(session, agency_code, received_at, time_zone)
     values = (
         _defaults()
@@ -72,7 +77,7 @@ async def create_case(
     )
     row = _event_row(event) if event is not None else None
     if dialect_of(session) == "postgresql":
-        return await _create_in_one(session, f"{CASE_PREFIX}-{year}", values, row)
+        return await _create_in_one(session, f"{CASE_PREFIX}-{year}", values, row, along)
     case = Case(number=await allocate_number(session, CASE_PREFIX, year), **values)
     session.add(case)
     await session.flush()
@@ -84,11 +89,22 @@ async def create_case(
 
 
 async def _create_in_one(
-    session: AsyncSession, series: str, values: dict[str, Any], event: dict[str, Any] | None
+    session: AsyncSession,
+    series: str,
+    values: dict[str, Any],
+    event: dict[str, Any] | None,
+    along: direct.Along | None,
 ) -> Case:
     name = "cases.create_in_one" + ("+event" if event is not None else "")
     params = {"series": series, **values, **{f"event_{k}": v for k, v in (event or {}).items()}}
-    found = await direct.rows(session, name, lambda _: _create_statement(event is not None), params)
+    if along is not None:
+        name += f"+{along.name}"
+        params |= along.params
+
+    def build(_dialect: str) -> Any:
+        return _create_statement(event is not None, along)
+
+    found = await direct.rows(session, name, build, params)
     ((case_id, number),) = found
     # Made as if loaded (no SELECT): a flush writes only what is changed afterwards.
     case = Case(id=case_id, number=number, **values)
@@ -97,20 +113,22 @@ async def _create_in_one(
     return case
 
 
-def _create_statement(with_event: bool) -> Any:
+def _create_statement(with_event: bool, along: direct.Along | None = None) -> Any:
     table = cast(Table, Case.__table__)
     names = [c.name for c in table.c if c.name not in ("id", "number")]
     # The number as `allocate_number` writes it: at least six digits.
     number = ":series || '-' || lpad(n.value::text, greatest(6, length(n.value::text)), '0')"
     sql = (
-        "WITH n AS (INSERT INTO number_counters (name, value) VALUES (:series, 1)"
+        "WITH "
+        + (f"{along.sql}, " if along is not None else "")
+        + "n AS (INSERT INTO number_counters (name, value) VALUES (:series, 1)"
         " ON CONFLICT (name) DO UPDATE SET value = number_counters.value + 1"
         " RETURNING number_counters.value),"
         f" c AS (INSERT INTO cases (number, {', '.join(names)})"
         f" SELECT {number}, {', '.join(f':{name}' for name in names)} FROM n"
         " RETURNING cases.id, cases.number)"
     )
-    binds = [bindparam("series", type_=String())]
+    binds = [bindparam("series", type_=String()), *(along.binds if along is not None else ())]
     binds += [bindparam(name, type_=table.c[name].type) for name in names]
     if with_event:
         events = cast(Table, CaseEvent.__table__)

@@ -142,6 +142,24 @@ def touch_along(people: Sequence[tuple[str, str, str, str | None]], now: datetim
     return direct.Along("contacts.touch", sql, binds, params)
 
 
+def consent_along(contact_id: int, consent_at: datetime | None, phone: str | None) -> direct.Along:
+    """A report's consent (None: recorded before, kept) and phone (None: kept) on the
+    contact, as a write the statement storing the report carries (PostgreSQL). A consent
+    recorded already is never moved."""
+    sql = (
+        "consent AS (UPDATE contacts SET consent_at = coalesce(consent_at, :consent_at),"
+        " phone = coalesce(:consent_phone, phone) WHERE id = :consent_contact)"
+    )
+    table = cast(Table, Contact.__table__)
+    binds = (
+        bindparam("consent_at", type_=table.c.consent_at.type),
+        bindparam("consent_phone", type_=table.c.phone.type),
+        bindparam("consent_contact", type_=table.c.id.type),
+    )
+    params = {"consent_at": consent_at, "consent_phone": phone, "consent_contact": contact_id}
+    return direct.Along("contacts.consent", sql, binds, params)
+
+
 async def find_many(
     session: AsyncSession, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[str, Any]]:
