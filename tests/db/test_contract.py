@@ -669,7 +669,7 @@ async def test_a_batchs_first_read_locks_the_sessions_it_finds(store: Store) -> 
                 await sessions.load_active_many(other, [("telegram", "u1")], officers_among=["u1"])
 
 
-async def test_a_batchs_first_read_reads_the_contacts_on_postgresql(
+async def test_a_batchs_first_read_reads_and_locks_the_contacts_on_postgresql(
     store: Store,
 ) -> None:
     async with store.sessionmaker() as session, session.begin():
@@ -689,11 +689,47 @@ async def test_a_batchs_first_read_reads_the_contacts_on_postgresql(
         assert (row["id"], row["chat_id"], row["last_inbound_at"]) == (known.id, "c1", NOW)
         assert list(read.sessions) == [("telegram", "u2")]
         async with store.sessionmaker() as other, other.begin():
-            # Not locked: only the session is (a lock would be one more write).
+            # Locked: an erasure or the retention sweep waits for (or skips) this batch.
             await other.execute(text("SET LOCAL lock_timeout = '100ms'"))
-            await other.execute(
-                text("UPDATE contacts SET phone = '1' WHERE id = :id"), {"id": known.id}
+            with pytest.raises(DBAPIError, match="lock"):
+                await other.execute(
+                    text("UPDATE contacts SET phone = '1' WHERE id = :id"), {"id": known.id}
+                )
+
+
+async def test_a_first_read_that_waited_for_a_lock_reads_the_contact_as_left(
+    store: Store,
+) -> None:
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite has one writer at a time: nothing waits for a lock")
+    async with store.sessionmaker() as session, session.begin():
+        known = await contacts.touch(
+            session, channel="telegram", platform_user_id="u1", chat_id="c1", now=NOW
+        )
+        await sessions.save(session, _conversation("u1"))
+    release = asyncio.Event()
+
+    async def first() -> None:
+        async with store.sessionmaker() as holder, holder.begin():
+            await sessions.load_active_many(holder, [("telegram", "u1")])
+            await holder.execute(
+                text("UPDATE contacts SET locale = 'en', consent_at = :at WHERE id = :id"),
+                {"at": NOW, "id": known.id},
             )
+            await release.wait()
+
+    holding = asyncio.create_task(first())
+    await asyncio.sleep(0.2)  # the holder has its locks
+    async with store.sessionmaker() as other, other.begin():
+        reading = asyncio.create_task(sessions.load_active_many(other, [("telegram", "u1")]))
+        await asyncio.sleep(0.2)
+        assert not reading.done()  # waits for the holder's locks
+        release.set()
+        await holding
+        read = await reading
+    assert read.contacts is not None
+    row = read.contacts["telegram", "u1"]
+    assert (row["locale"], row["consent_at"]) == ("en", NOW)
 
 
 async def test_a_touch_carried_by_the_outbox_insert_stores_and_updates_contacts(

@@ -66,7 +66,7 @@ class FirstRead:
     sessions: dict[tuple[str, str], dict[str, Any]]
     #: Which of the Telegram users asked about have an active officer binding.
     officers: set[str]
-    #: The contacts that exist, as plain rows by (channel, platform_user_id); None
+    #: The contacts that exist, as plain rows by (channel, platform_user_id), locked; None
     #: when they were not read (SQLite): `contacts.touch_many` then reads them as it writes.
     contacts: dict[tuple[str, str], dict[str, Any]] | None
 
@@ -80,9 +80,9 @@ async def load_active_many(
     """A batch's first read: the active sessions of many (channel, user_id) at once, which of
     the Telegram users `officers_among` have an active officer binding (the officer side's
     say, `OfficerDesk.may_take`) and, on PostgreSQL, the people's contacts. ONE statement for
-    a batch of updates on PostgreSQL (the sessions locked until the transaction ends, in key
-    order, as `load_active` locks one); two on SQLite (in process: nothing to save), which
-    reads no contacts."""
+    a batch of updates on PostgreSQL (sessions and contacts locked until the transaction
+    ends, in key order, as `load_active` locks one session); two on SQLite (in process:
+    nothing to save), which reads no contacts."""
     if not keys:
         return FirstRead({}, set(), None)
     wanted = sorted(set(keys))
@@ -120,9 +120,12 @@ _CONTACT_COLUMNS = tuple(c.name for c in cast(Table, Contact.__table__).c)
 
 def _first_read(_dialect: str) -> Any:
     # PostgreSQL: one row per person asked about, in key order (`WITH ORDINALITY`): their
-    # active session, locked (FOR UPDATE inside the LATERAL, so the outer join's empty side
-    # locks nothing), and their contact, not locked (a lock is a write of its own, and the
-    # touch at the end changes only what it owns), beside the officers' bindings as one array.
+    # active session and their contact, both locked (FOR UPDATE inside each LATERAL, so the
+    # outer join's empty side locks nothing), beside the officers' bindings as one array.
+    # The contact's lock matters: a batch that waited for another's locks reads the contact
+    # as that one left it (not the statement's older snapshot), and the retention sweep and
+    # an erasure cannot take a contact whose touch is still to come (its `last_inbound_at`
+    # is old until the batch's last statement).
     sessions = cast(Table, ConversationSession.__table__)
     contacts = cast(Table, Contact.__table__)
     picked = ", ".join(
@@ -139,7 +142,7 @@ def _first_read(_dialect: str) -> Any:
         " WHERE channel = k.channel AND user_id = k.user_id AND status = 'active'"
         " FOR UPDATE) AS s ON true"
         f" LEFT JOIN LATERAL (SELECT {', '.join(_CONTACT_COLUMNS)} FROM contacts"
-        " WHERE channel = k.channel AND platform_user_id = k.user_id) AS c ON true"
+        " WHERE channel = k.channel AND platform_user_id = k.user_id FOR UPDATE) AS c ON true"
         " ORDER BY k.n"
     )
     return (
