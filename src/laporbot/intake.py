@@ -283,6 +283,16 @@ class Intake:
             raise outcome
         return outcome or []
 
+    def first_read_ask(
+        self, inbounds: Sequence[InboundMessage], *, officer_side: OfficerSide | None = None
+    ) -> session_rows.FirstReadAsk:
+        """What `handle_batch` reads first for `inbounds` (their senders' sessions and
+        contacts, and the officer bindings the `officer_side` asks about), for a caller that
+        reads it earlier (the inbox's group commit: `sessions.keep_first_read`)."""
+        private = [m for m in inbounds if not m.is_group]
+        senders = officer_side.senders(private) if officer_side else ()
+        return session_rows.first_read_ask({(m.channel, m.user_id) for m in private}, senders)
+
     async def handle_batch(
         self,
         db: AsyncSession,
@@ -313,9 +323,8 @@ class Intake:
         private = [(index, m) for index, m in enumerate(inbounds) if not m.is_group]
         if not private:
             return outcomes
-        keys = {(m.channel, m.user_id) for _, m in private}
-        senders = officer_side.senders([m for _, m in private]) if officer_side else ()
-        read = await session_rows.load_active_many(db, keys, officers_among=senders)
+        ask = self.first_read_ask([m for _, m in private], officer_side=officer_side)
+        read = await session_rows.load_active_many(db, ask.keys, officers_among=ask.officers_among)
         stored, officers = read.sessions, read.officers
         stopped: set[tuple[str, str]] = set()
         turns: list[tuple[int, InboundMessage]] = []

@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -309,6 +310,7 @@ class Service:
             groups_in_flight=settings.postgres_inbox_groups
             if self._engine.dialect.name == "postgresql"
             else 1,
+            first_read=partial(self.intake.first_read_ask, officer_side=self.officers),
         )
         await self._start_http(whatsapp)
         self._spawn(self.inbox.run(), "inbox")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import func, select, text, update
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
 from laporbot.channels.base import RawUpdate
@@ -218,12 +218,23 @@ async def test_inbox_claims_are_exclusive_and_expire(store: Store) -> None:
     assert [i.platform_id for i in retry] == ["2"]
 
 
-async def test_inbox_stores_a_group_as_processed_only_when_nothing_waits(store: Store) -> None:
+@pytest.mark.parametrize("reading", [False, True], ids=["alone", "reading-along"])
+async def test_inbox_stores_a_group_as_processed_only_when_nothing_waits(
+    store: Store, reading: bool
+) -> None:
     """`accept_processed_unless_waiting`: the group as done, in order; or nothing and None
-    while an update waits its turn (PostgreSQL decides both in one statement)."""
+    while an update waits its turn (PostgreSQL decides both in one statement), the same when
+    the statement reads a first read along."""
+    ask = sessions.first_read_ask([("telegram", "u1")], ["u1"]) if reading else None
+
+    async def accept_processed_unless_waiting(
+        session: Any, updates: list[RawUpdate], now: datetime
+    ) -> list[InboxItem | None] | None:
+        return await inbox.accept_processed_unless_waiting(session, updates, now, first_read=ask)
+
     group = [RawUpdate("telegram", str(n), {"update_id": n, "text": f"t{n}"}) for n in (5, 3, 9)]
     async with store.sessionmaker() as session, session.begin():
-        stored = await inbox.accept_processed_unless_waiting(session, group, NOW)
+        stored = await accept_processed_unless_waiting(session, group, NOW)
     assert stored is not None
     assert [(i.platform_id, i.status, i.attempts) for i in stored if i] == [
         ("5", "done", 1),
@@ -236,10 +247,10 @@ async def test_inbox_stores_a_group_as_processed_only_when_nothing_waits(store: 
     # `accept_many` then finds them all stored.
     again = [group[0], RawUpdate("telegram", "11", {"update_id": 11})]
     async with store.sessionmaker() as session, session.begin():
-        mixed = await inbox.accept_processed_unless_waiting(session, again, NOW)
+        mixed = await accept_processed_unless_waiting(session, again, NOW)
         assert mixed is not None
         assert [item is None for item in mixed] == [True, False]
-        replay = await inbox.accept_processed_unless_waiting(session, group[1:], NOW)
+        replay = await accept_processed_unless_waiting(session, group[1:], NOW)
         assert replay is None or replay == [None, None]
         assert await inbox.accept_many(session, group[1:], NOW) == [False, False]
     # An update waiting its turn (pending): nothing of the next group is stored.
@@ -247,7 +258,7 @@ async def test_inbox_stores_a_group_as_processed_only_when_nothing_waits(store: 
         assert await inbox.accept(session, RawUpdate("telegram", "20", {}), NOW) is True
     later = [RawUpdate("telegram", "21", {"update_id": 21})]
     async with store.sessionmaker() as session, session.begin():
-        assert await inbox.accept_processed_unless_waiting(session, later, NOW) is None
+        assert await accept_processed_unless_waiting(session, later, NOW) is None
         assert await inbox.accept_many(session, later, NOW) == [True]
     async with store.sessionmaker() as session:
         rows = (await session.scalars(select(InboxItem).order_by(InboxItem.id))).all()
@@ -275,7 +286,7 @@ async def test_inbox_stores_a_group_as_processed_only_when_nothing_waits(store: 
                 .where(InboxItem.status == "pending")
                 .values(claimed_by=claimed_by, claimed_until=claimed_until)
             )
-            assert await inbox.accept_processed_unless_waiting(session, probe, NOW) is None
+            assert await accept_processed_unless_waiting(session, probe, NOW) is None
     # Given back to be retried later (claimed_until ahead, unclaimed): no longer waiting.
     async with store.sessionmaker() as session, session.begin():
         await session.execute(
@@ -285,7 +296,7 @@ async def test_inbox_stores_a_group_as_processed_only_when_nothing_waits(store: 
         )
     after = [RawUpdate("telegram", "22", {"update_id": 22})]
     async with store.sessionmaker() as session, session.begin():
-        assert await inbox.accept_processed_unless_waiting(session, after, NOW) is not None
+        assert await accept_processed_unless_waiting(session, after, NOW) is not None
 
 
 # --- outbox -----------------------------------------------------------------------------------
@@ -695,6 +706,88 @@ async def test_a_batchs_first_read_reads_and_locks_the_contacts_on_postgresql(
                 await other.execute(
                     text("UPDATE contacts SET phone = '1' WHERE id = :id"), {"id": known.id}
                 )
+
+
+async def test_a_groups_insert_reads_the_first_read_along_on_postgresql(store: Store) -> None:
+    """`accept_processed_unless_waiting(first_read=...)`: the group's insert reads the
+    people's sessions and contacts (locked) in the same statement, and the transaction's
+    `load_active_many` of those people then runs no statement of its own, once."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite reads the sessions in process: nothing to save")
+    async with store.sessionmaker() as session, session.begin():
+        known = await contacts.touch(
+            session, channel="telegram", platform_user_id="u1", chat_id="c1", now=NOW
+        )
+        await sessions.save(session, _conversation("u2"))
+    keys = [("telegram", "u2"), ("telegram", "u1"), ("web", "u1")]
+    ask = sessions.first_read_ask(keys, ["u1", "u2"])
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        group = [RawUpdate("telegram", "1", {"update_id": 1})]
+        async with store.sessionmaker() as session, session.begin():
+            stored = await inbox.accept_processed_unless_waiting(
+                session, group, NOW, first_read=ask
+            )
+            assert stored is not None
+            assert stored[0] is not None
+            before = len(statements)
+            read = await sessions.load_active_many(session, keys[:2], officers_among=["u1"])
+            assert len(statements) == before  # read along
+            fresh = await sessions.load_active_many(session, keys[:2], officers_among=["u1"])
+            assert len(statements) == before + 1  # kept for one read only
+            assert read == fresh
+            assert list(read.sessions) == [("telegram", "u2")]
+            assert read.contacts is not None
+            assert list(read.contacts) == [("telegram", "u1")]
+            assert read.contacts["telegram", "u1"]["id"] == known.id
+            assert read.officers == set()
+            async with store.sessionmaker() as other, other.begin():
+                await other.execute(text("SET LOCAL lock_timeout = '100ms'"))
+                with pytest.raises(DBAPIError, match="lock"):
+                    await other.execute(
+                        text("UPDATE contacts SET phone = '1' WHERE id = :id"), {"id": known.id}
+                    )
+        # Not kept: for people it did not read, inside a savepoint, in a later transaction,
+        # or when nothing was stored (an update waiting its turn).
+        async with store.sessionmaker() as session:
+            async with session.begin():
+                group = [RawUpdate("telegram", "2", {"update_id": 2})]
+                await inbox.accept_processed_unless_waiting(session, group, NOW, first_read=ask)
+                before = len(statements)
+                await sessions.load_active_many(session, [("telegram", "u9")])
+                assert len(statements) == before + 1
+            async with session.begin():
+                group = [RawUpdate("telegram", "3", {"update_id": 3})]
+                await inbox.accept_processed_unless_waiting(session, group, NOW, first_read=ask)
+                async with session.begin_nested():
+                    before = len(statements)
+                    await sessions.load_active_many(session, keys)
+                    assert len(statements) == before + 2  # SAVEPOINT, the read
+            async with session.begin():
+                group = [RawUpdate("telegram", "4", {"update_id": 4})]
+                await inbox.accept_processed_unless_waiting(session, group, NOW, first_read=ask)
+            async with session.begin():
+                before = len(statements)
+                await sessions.load_active_many(session, keys)
+                assert len(statements) == before + 1
+        async with store.sessionmaker() as session, session.begin():
+            assert await inbox.accept(session, RawUpdate("telegram", "20", {}), NOW) is True
+        async with store.sessionmaker() as session, session.begin():
+            group = [RawUpdate("telegram", "5", {"update_id": 5})]
+            waited = await inbox.accept_processed_unless_waiting(
+                session, group, NOW, first_read=ask
+            )
+            assert waited is None
+            before = len(statements)
+            await sessions.load_active_many(session, keys)
+            assert len(statements) == before + 1
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", count)
 
 
 async def test_a_first_read_that_waited_for_a_lock_reads_the_contact_as_left(

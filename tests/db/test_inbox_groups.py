@@ -5,7 +5,7 @@ updates are still handled one after the other, in order."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -186,3 +186,57 @@ async def test_an_update_is_translated_once_on_arrival(sessions: Sessions) -> No
 def test_at_least_one_group_is_in_flight() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         InboxProcessor(None, FixedClock(T0), {}, GatedHandler(), groups_in_flight=0)  # type: ignore[arg-type]
+
+
+async def test_a_groups_insert_reads_the_batchs_first_read_along(
+    sessions: Sessions, postgres_url: str
+) -> None:
+    """With `first_read` (as `laporbot serve` runs it), the group's insert reads what the batch
+    handler reads first: the handler's `load_active_many` runs no statement of its own."""
+    from sqlalchemy import event
+
+    from laporbot.db import sessions as session_rows
+
+    seen: list[session_rows.FirstRead] = []
+
+    async def batch(
+        db: AsyncSession, inbounds: Sequence[InboundMessage], now: datetime, *, isolate: bool
+    ) -> list[object]:
+        keys = [(m.channel, m.user_id) for m in inbounds]
+        seen.append(await session_rows.load_active_many(db, keys))
+        for m in inbounds:
+            reply = OutboundMessage(channel="web", chat_id=m.chat_id, text=f"echo {m.text}")
+            await outbox_repo.enqueue(db, reply, now, dedup_key=f"in:web:{m.platform_id}:0")
+        return ["done"] * len(inbounds)
+
+    def plan(inbounds: Sequence[InboundMessage]) -> session_rows.FirstReadAsk:
+        return session_rows.first_read_ask({(m.channel, m.user_id) for m in inbounds})
+
+    statements: list[str] = []
+    engine = create_engine_for_url(postgres_url)
+    event.listen(
+        engine.sync_engine,
+        "before_cursor_execute",
+        lambda _c, _k, statement, *_a: statements.append(" ".join(statement.split()[:4])),
+    )
+    try:
+        processor = InboxProcessor(
+            make_sessionmaker(engine),
+            FixedClock(T0),
+            {"web": PeopleAdapter()},
+            GatedHandler(),
+            handle_batch=batch,
+            process_on_accept=True,
+            first_read=plan,
+        )
+        updates = [said("1", "ani", "halo"), said("2", "budi", "hai")]
+        assert await asyncio.wait_for(processor.accept(updates), PATIENCE) == [True, True]
+    finally:
+        await engine.dispose()
+    # The insert with the read, then the handler's replies: no first read of its own (the
+    # engine's first connection asks the server a few things before).
+    group = statements[statements.index("WITH stored AS (INSERT") :]
+    assert not any(s.startswith("SELECT o.officers,") for s in group), group
+    assert [(read.sessions, read.contacts) for read in seen] == [({}, {})]
+    assert sorted(await replies(sessions)) == ["echo hai", "echo halo"]
+    assert await statuses(sessions) == {"1": "done", "2": "done"}

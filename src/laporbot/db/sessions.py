@@ -71,6 +71,32 @@ class FirstRead:
     contacts: dict[tuple[str, str], dict[str, Any]] | None
 
 
+@dataclass(frozen=True, slots=True)
+class FirstReadAsk:
+    """What a batch's first read is to find: the people (channel, user_id) and the Telegram
+    users whose officer bindings matter, both sorted, without repeats (`first_read_ask`)."""
+
+    keys: tuple[tuple[str, str], ...]
+    officers_among: tuple[str, ...]
+
+    def params(self) -> dict[str, Any]:
+        """The first read's parameters (PostgreSQL), for `first_read_sql` too."""
+        return {
+            "key_channels": [channel for channel, _ in self.keys],
+            "key_users": [user for _, user in self.keys],
+            "officers": list(self.officers_among),
+        }
+
+    def covers(self, keys: Collection[tuple[str, str]], officers_among: Collection[str]) -> bool:
+        return set(keys) <= set(self.keys) and set(officers_among) <= set(self.officers_among)
+
+
+def first_read_ask(
+    keys: Collection[tuple[str, str]], officers_among: Collection[str] = ()
+) -> FirstReadAsk:
+    return FirstReadAsk(tuple(sorted(set(keys))), tuple(sorted(set(officers_among))))
+
+
 async def load_active_many(
     session: AsyncSession,
     keys: Collection[tuple[str, str]],
@@ -81,26 +107,19 @@ async def load_active_many(
     the Telegram users `officers_among` have an active officer binding (the officer side's
     say, `OfficerDesk.may_take`) and, on PostgreSQL, the people's contacts. ONE statement for
     a batch of updates on PostgreSQL (sessions and contacts locked until the transaction
-    ends, in key order, as `load_active` locks one session); two on SQLite (in process:
+    ends, in key order, as `load_active` locks one session), or none when the transaction's
+    first statement read them already (`keep_first_read`); two on SQLite (in process:
     nothing to save), which reads no contacts."""
     if not keys:
         return FirstRead({}, set(), None)
-    wanted = sorted(set(keys))
+    ask = first_read_ask(keys, officers_among)
     if dialect_of(session) == "postgresql":
-        params = {
-            "key_channels": [channel for channel, _ in wanted],
-            "key_users": [user for _, user in wanted],
-            "officers": sorted(officers_among),
-        }
-        found = await direct.dicts(session, "sessions.first_read", _first_read, params)
-        sessions: dict[tuple[str, str], dict[str, Any]] = {}
-        contacts: dict[tuple[str, str], dict[str, Any]] = {}
-        for key, row in zip(wanted, found, strict=True):
-            if row["s_id"] is not None:
-                sessions[key] = {name: row[f"s_{name}"] for name in _SESSION_COLUMNS}
-            if row["c_id"] is not None:
-                contacts[key] = {name: row[f"c_{name}"] for name in _CONTACT_COLUMNS}
-        return FirstRead(sessions, set(found[0]["officers"]), contacts)
+        kept = _kept_first_read(session, ask)
+        if kept is not None:
+            return kept
+        found = await direct.dicts(session, "sessions.first_read", _first_read, ask.params())
+        return first_read_of(ask, found)
+    wanted = ask.keys
     params = {
         "channels": sorted({channel for channel, _ in wanted}),
         "users": sorted({user for _, user in wanted}),
@@ -114,27 +133,79 @@ async def load_active_many(
     return FirstRead({key: keyed[key] for key in wanted if key in keyed}, officers, None)
 
 
+def first_read_of(ask: FirstReadAsk, found: Sequence[Mapping[str, Any]]) -> FirstRead:
+    """The first read from its rows (`first_read_sql`'s columns, one row per key)."""
+    sessions: dict[tuple[str, str], dict[str, Any]] = {}
+    contacts: dict[tuple[str, str], dict[str, Any]] = {}
+    for key, row in zip(ask.keys, found, strict=True):
+        if row["s_id"] is not None:
+            sessions[key] = {name: row[f"s_{name}"] for name in _SESSION_COLUMNS}
+        if row["c_id"] is not None:
+            contacts[key] = {name: row[f"c_{name}"] for name in _CONTACT_COLUMNS}
+    return FirstRead(sessions, set(found[0]["officers"]) if found else set(), contacts)
+
+
+def keep_first_read(session: AsyncSession, ask: FirstReadAsk, read: FirstRead) -> None:
+    """What a transaction's first statement read along (`first_read_sql`, PostgreSQL: the
+    inbox's insert of a group), for this transaction's `load_active_many` of those people:
+    a round trip fewer on every group. Used once, and only in the transaction it was read
+    in, outside any savepoint."""
+    sync = session.sync_session
+    session.info[_KEPT] = (sync.get_transaction(), ask, read)
+
+
+def _kept_first_read(session: AsyncSession, ask: FirstReadAsk) -> FirstRead | None:
+    kept = session.info.pop(_KEPT, None)
+    if kept is None:
+        return None
+    transaction, asked, read = kept
+    sync = session.sync_session
+    current = sync.get_transaction()
+    if (
+        current is None
+        or transaction is not current
+        or not current.is_active
+        or sync.get_nested_transaction() is not None
+        or not asked.covers(ask.keys, ask.officers_among)
+    ):
+        return None
+    wanted = set(ask.keys)
+    return FirstRead(
+        {key: row for key, row in read.sessions.items() if key in wanted},
+        read.officers & set(ask.officers_among),
+        None
+        if read.contacts is None
+        else {key: row for key, row in read.contacts.items() if key in wanted},
+    )
+
+
+_KEPT = "laporbot.sessions.first_read"
+
+
 _SESSION_COLUMNS = tuple(c.name for c in cast(Table, ConversationSession.__table__).c)
 _CONTACT_COLUMNS = tuple(c.name for c in cast(Table, Contact.__table__).c)
 
 
-def _first_read(_dialect: str) -> Any:
-    # PostgreSQL: one row per person asked about, in key order (`WITH ORDINALITY`): their
-    # active session and their contact, both locked (FOR UPDATE inside each LATERAL, so the
-    # outer join's empty side locks nothing), beside the officers' bindings as one array.
-    # The contact's lock matters: a batch that waited for another's locks reads the contact
-    # as that one left it (not the statement's older snapshot), and the retention sweep and
-    # an erasure cannot take a contact whose touch is still to come (its `last_inbound_at`
-    # is old until the batch's last statement).
+def first_read_sql() -> tuple[str, str, list[Any], list[Any]]:
+    """The first read as parts of a statement (PostgreSQL): its select list, its FROM clause
+    (ordered by `k.n`, one row per key), its bound parameters (`FirstReadAsk.params`) and its
+    columns, for a statement that reads it along (`db.inbox`)."""
+    # One row per person asked about, in key order (`WITH ORDINALITY`): their active
+    # session and their contact, both locked (FOR UPDATE inside each LATERAL, so the outer
+    # join's empty side locks nothing), beside the officers' bindings as one array. The
+    # contact's lock matters: a batch that waited for another's locks reads the contact as
+    # that one left it (not the statement's older snapshot), and the retention sweep and an
+    # erasure cannot take a contact whose touch is still to come (its `last_inbound_at` is
+    # old until the batch's last statement).
     sessions = cast(Table, ConversationSession.__table__)
     contacts = cast(Table, Contact.__table__)
     picked = ", ".join(
-        [f"s.{name} AS s_{name}" for name in _SESSION_COLUMNS]
+        ["o.officers"]
+        + [f"s.{name} AS s_{name}" for name in _SESSION_COLUMNS]
         + [f"c.{name} AS c_{name}" for name in _CONTACT_COLUMNS]
     )
-    sql = (
-        f"SELECT o.officers, {picked} FROM"
-        " (SELECT ARRAY(SELECT DISTINCT telegram_user_id FROM officers"
+    source = (
+        "(SELECT ARRAY(SELECT DISTINCT telegram_user_id FROM officers"
         " WHERE telegram_user_id = ANY(:officers) AND active IS true AND revoked_at IS NULL)"
         " AS officers) AS o"
         " CROSS JOIN unnest(:key_channels, :key_users) WITH ORDINALITY AS k(channel, user_id, n)"
@@ -143,21 +214,24 @@ def _first_read(_dialect: str) -> Any:
         " FOR UPDATE) AS s ON true"
         f" LEFT JOIN LATERAL (SELECT {', '.join(_CONTACT_COLUMNS)} FROM contacts"
         " WHERE channel = k.channel AND platform_user_id = k.user_id FOR UPDATE) AS c ON true"
-        " ORDER BY k.n"
     )
-    return (
-        text(sql)
-        .bindparams(
-            bindparam("officers", type_=ARRAY(String())),
-            bindparam("key_channels", type_=ARRAY(String())),
-            bindparam("key_users", type_=ARRAY(String())),
-        )
-        .columns(
-            column("officers", ARRAY(String())),
-            *(column(f"s_{c.name}", c.type) for c in sessions.c),
-            *(column(f"c_{c.name}", c.type) for c in contacts.c),
-        )
-    )
+    binds = [
+        bindparam("officers", type_=ARRAY(String())),
+        bindparam("key_channels", type_=ARRAY(String())),
+        bindparam("key_users", type_=ARRAY(String())),
+    ]
+    columns = [
+        column("officers", ARRAY(String())),
+        *(column(f"s_{c.name}", c.type) for c in sessions.c),
+        *(column(f"c_{c.name}", c.type) for c in contacts.c),
+    ]
+    return picked, source, binds, columns
+
+
+def _first_read(_dialect: str) -> Any:
+    picked, source, binds, columns = first_read_sql()
+    sql = f"SELECT {picked} FROM {source} ORDER BY k.n"
+    return text(sql).bindparams(*binds).columns(*columns)
 
 
 def _officers(_dialect: str) -> Select[Any]:
