@@ -297,6 +297,7 @@ class Service:
             max_attempts=settings.outbox_max_attempts,
             worker=f"{self.worker}-outbox",
         )
+        postgres = self._engine.dialect.name == "postgresql"
         self.inbox = InboxProcessor(
             self.sessions,
             self.clock,
@@ -307,10 +308,11 @@ class Service:
             status_hooks=self._status_hooks(whatsapp),
             handle_batch=self._handle_batch,
             process_on_accept=True,
-            groups_in_flight=settings.postgres_inbox_groups
-            if self._engine.dialect.name == "postgresql"
-            else 1,
-            first_read=partial(self.intake.first_read_ask, officer_side=self.officers),
+            groups_in_flight=settings.postgres_inbox_groups if postgres else 1,
+            # SQLite reads in process: nothing to read along with the insert.
+            first_read=partial(self.intake.first_read_ask, officer_side=self.officers)
+            if postgres
+            else None,
         )
         await self._start_http(whatsapp)
         self._spawn(self.inbox.run(), "inbox")

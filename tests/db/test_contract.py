@@ -594,6 +594,17 @@ def _conversation(user: str) -> ConversationSession:
     )
 
 
+async def _contact_and_conversation(store: Store, *, conversation_of: str) -> Contact:
+    """Telegram user u1's contact (chat c1, seen at NOW) and an active conversation of
+    `conversation_of`, committed."""
+    async with store.sessionmaker() as session, session.begin():
+        known = await contacts.touch(
+            session, channel="telegram", platform_user_id="u1", chat_id="c1", now=NOW
+        )
+        await sessions.save(session, _conversation(conversation_of))
+    return known
+
+
 async def test_one_active_session_per_user(store: Store) -> None:
     async with store.sessionmaker() as session, session.begin():
         first = await sessions.save(session, _conversation("u1"))
@@ -683,11 +694,7 @@ async def test_a_batchs_first_read_locks_the_sessions_it_finds(store: Store) -> 
 async def test_a_batchs_first_read_reads_and_locks_the_contacts_on_postgresql(
     store: Store,
 ) -> None:
-    async with store.sessionmaker() as session, session.begin():
-        known = await contacts.touch(
-            session, channel="telegram", platform_user_id="u1", chat_id="c1", now=NOW
-        )
-        await sessions.save(session, _conversation("u2"))
+    known = await _contact_and_conversation(store, conversation_of="u2")
     keys = [("telegram", "u2"), ("telegram", "u1"), ("web", "u1")]
     async with store.sessionmaker() as holder, holder.begin():
         read = await sessions.load_active_many(holder, keys)
@@ -714,11 +721,7 @@ async def test_a_groups_insert_reads_the_first_read_along_on_postgresql(store: S
     `load_active_many` of those people then runs no statement of its own, once."""
     if store.dialect != "postgresql":
         pytest.skip("SQLite reads the sessions in process: nothing to save")
-    async with store.sessionmaker() as session, session.begin():
-        known = await contacts.touch(
-            session, channel="telegram", platform_user_id="u1", chat_id="c1", now=NOW
-        )
-        await sessions.save(session, _conversation("u2"))
+    known = await _contact_and_conversation(store, conversation_of="u2")
     keys = [("telegram", "u2"), ("telegram", "u1"), ("web", "u1")]
     ask = sessions.first_read_ask(keys, ["u1", "u2"])
     statements: list[str] = []
@@ -790,17 +793,27 @@ async def test_a_groups_insert_reads_the_first_read_along_on_postgresql(store: S
         event.remove(store.engine.sync_engine, "before_cursor_execute", count)
 
 
+async def _until_a_backend_waits_for_a_lock(store: Store) -> None:
+    """Poll PostgreSQL until a backend of this database waits for a row lock (10 s at most)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(1000):
+        async with store.sessionmaker() as probe:
+            if await probe.scalar(query):
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no backend waited for a lock")
+
+
 async def test_a_first_read_that_waited_for_a_lock_reads_the_contact_as_left(
     store: Store,
 ) -> None:
     if store.dialect != "postgresql":
         pytest.skip("SQLite has one writer at a time: nothing waits for a lock")
-    async with store.sessionmaker() as session, session.begin():
-        known = await contacts.touch(
-            session, channel="telegram", platform_user_id="u1", chat_id="c1", now=NOW
-        )
-        await sessions.save(session, _conversation("u1"))
-    release = asyncio.Event()
+    known = await _contact_and_conversation(store, conversation_of="u1")
+    locked, release = asyncio.Event(), asyncio.Event()
 
     async def first() -> None:
         async with store.sessionmaker() as holder, holder.begin():
@@ -809,13 +822,14 @@ async def test_a_first_read_that_waited_for_a_lock_reads_the_contact_as_left(
                 text("UPDATE contacts SET locale = 'en', consent_at = :at WHERE id = :id"),
                 {"at": NOW, "id": known.id},
             )
+            locked.set()
             await release.wait()
 
     holding = asyncio.create_task(first())
-    await asyncio.sleep(0.2)  # the holder has its locks
+    await asyncio.wait_for(locked.wait(), 10)
     async with store.sessionmaker() as other, other.begin():
         reading = asyncio.create_task(sessions.load_active_many(other, [("telegram", "u1")]))
-        await asyncio.sleep(0.2)
+        await _until_a_backend_waits_for_a_lock(store)
         assert not reading.done()  # waits for the holder's locks
         release.set()
         await holding
