@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy import text
 
 from laporbot.db.checkpoint import WalCheckpointer
-from laporbot.db.engine import create_engine_for_url, make_sessionmaker, sqlite_file
+from laporbot.db.engine import (
+    JOURNAL_SIZE_LIMIT,
+    create_engine_for_url,
+    make_sessionmaker,
+    sqlite_file,
+)
 
 
 async def _autocheckpoint(url: str, *, background: bool) -> int:
@@ -61,5 +68,67 @@ async def test_the_checkpointer_copies_the_log_into_the_database_and_closes(
         # Nothing lost: the rows are in the database file itself now.
         async with sessions() as session:
             assert (await session.execute(text("SELECT count(*) FROM t"))).scalar_one() == 30
+    finally:
+        await engine.dispose()
+
+
+class _WhileWriting(WalCheckpointer):
+    """A checkpointer whose copy runs while a write transaction is under way: the writer
+    commits right after the PASSIVE checkpoint, as under a steady load."""
+
+    def __init__(self, database: str, writer: sqlite3.Connection, restart_after: int) -> None:
+        super().__init__(database, restart_after=restart_after)
+        self.writer = writer
+
+    def _passive(self) -> tuple[int, int, int]:
+        answer = super()._passive()
+        self.writer.execute("COMMIT")
+        return answer
+
+
+def _log_lengths(path: Path, restart_after: int, rounds: int) -> list[int]:
+    """The log's length in frames at each checkpoint, with a write transaction under way
+    through every one of them."""
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("PRAGMA journal_mode = WAL")
+        writer.execute("PRAGMA wal_autocheckpoint = 0")
+        writer.execute("CREATE TABLE t (x TEXT)")
+        checkpointer = _WhileWriting(str(path), writer, restart_after)
+        lengths = []
+        for _ in range(rounds):
+            writer.execute("BEGIN IMMEDIATE")
+            writer.executemany("INSERT INTO t VALUES (?)", [("y" * 2000,)] * 4)
+            busy, frames, _ = checkpointer.checkpoint()  # the writer commits inside
+            assert busy == 0
+            lengths.append(frames)
+        checkpointer.close()
+        assert writer.execute("SELECT count(*) FROM t").fetchone() == (4 * rounds,)
+        return lengths
+    finally:
+        writer.close()
+
+
+def test_a_log_written_through_every_checkpoint_starts_over_once_long(tmp_path: Path) -> None:
+    # PASSIVE alone (the threshold never reached): every transaction began before the copy
+    # was done, so SQLite never wrote from the start of the log again and it kept growing.
+    passive = _log_lengths(tmp_path / "passive.sqlite", restart_after=10**9, rounds=40)
+    assert passive == sorted(passive)
+    assert passive[-1] > 100
+    # With the RESTART past 20 frames the log starts over and stays short.
+    restarted = _log_lengths(tmp_path / "restart.sqlite", restart_after=20, rounds=40)
+    assert max(restarted) < 20 + 2 * max(b - a for a, b in itertools.pairwise(passive))
+    assert restarted[-1] < passive[-1] // 4
+
+
+async def test_an_engine_with_background_checkpoints_limits_the_logs_size(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    engine = create_engine_for_url(url, background_checkpoints=True)
+    try:
+        async with engine.connect() as connection:
+            limit = (await connection.execute(text("PRAGMA journal_size_limit"))).scalar_one()
+        assert limit == JOURNAL_SIZE_LIMIT
     finally:
         await engine.dispose()

@@ -28,6 +28,9 @@ from laporbot.errors import ConfigError
 from laporbot.settings import Settings
 
 BUSY_TIMEOUT_MS = 10_000
+# With background checkpoints: a log left longer than this is cut back to it when SQLite
+# starts it over (db.checkpoint).
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 #: PostgreSQL: a pooled connection unused for longer is pinged when it is checked out.
 PING_AFTER_IDLE = 1.0
 
@@ -130,8 +133,9 @@ def _configure_sqlite(engine: AsyncEngine, *, autocheckpoint: bool) -> None:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
-            if not autocheckpoint:
-                cursor.execute("PRAGMA wal_autocheckpoint = 0")  # see db.checkpoint
+            if not autocheckpoint:  # see db.checkpoint
+                cursor.execute("PRAGMA wal_autocheckpoint = 0")
+                cursor.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
         finally:
             cursor.close()
 
