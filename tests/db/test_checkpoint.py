@@ -132,3 +132,31 @@ async def test_an_engine_with_background_checkpoints_limits_the_logs_size(
         assert limit == JOURNAL_SIZE_LIMIT
     finally:
         await engine.dispose()
+
+
+def test_a_restart_gives_up_on_a_long_reader_and_the_writes_go_on(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    writer = sqlite3.connect(path, isolation_level=None)
+    reader = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("PRAGMA journal_mode = WAL")
+        writer.execute("PRAGMA wal_autocheckpoint = 0")
+        writer.execute("CREATE TABLE t (x TEXT)")
+        writer.execute("INSERT INTO t VALUES ('first')")
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM t").fetchone() == (1,)  # a snapshot held
+        writer.executemany("INSERT INTO t VALUES (?)", [("y" * 2000,)] * 40)
+        checkpointer = WalCheckpointer(str(path), restart_after=10)
+        busy, frames, _ = checkpointer.checkpoint()
+        assert busy == 1  # the reader still needs the log
+        assert frames > 10
+        assert checkpointer._connection is not None
+        assert checkpointer._connection.execute("PRAGMA busy_timeout").fetchone() == (100,)
+        writer.execute("INSERT INTO t VALUES ('after')")  # the write lock was given back
+        reader.execute("COMMIT")
+        assert checkpointer.checkpoint()[0] == 0  # the reader gone, the log starts over
+        checkpointer.close()
+        assert writer.execute("SELECT count(*) FROM t").fetchone() == (42,)
+    finally:
+        reader.close()
+        writer.close()

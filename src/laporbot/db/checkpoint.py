@@ -23,6 +23,11 @@ loop). The log stays about a second of writes long, and a commit overwrites page
 holds already: the median commit 0.14 ms of CPU in the same benchmark. The serving engine's
 `journal_size_limit` (64 MiB) truncates a longer log left behind when it starts over.
 
+A RESTART holds the write lock while it waits for the readers of the log to finish (another
+process's long read: a backup, an export). It waits `RESTART_WAIT` (0.1 s) at most, for the
+write lock and for the readers, and gives up: the log starts over at a later checkpoint, and
+the service's writes are held up by a tenth of a second at worst.
+
 Durability is unchanged: a commit is durable in the log (synchronous=NORMAL in WAL mode),
 whether or not it has been copied yet. When the last connection closes, SQLite checkpoints
 what is left, as always.
@@ -40,6 +45,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 1.0
 DEFAULT_RESTART_AFTER = 1000  # frames in the log (pages of 4 KiB)
+RESTART_WAIT = 0.1  # seconds a RESTART checkpoint waits for the writer and the readers
 
 
 class WalCheckpointer:
@@ -77,7 +83,7 @@ class WalCheckpointer:
     def _pragma(self, statement: str) -> tuple[int, int, int]:
         if self._connection is None:
             self._connection = sqlite3.connect(
-                self.database, check_same_thread=False, isolation_level=None
+                self.database, timeout=RESTART_WAIT, check_same_thread=False, isolation_level=None
             )
         busy, frames, copied = self._connection.execute(statement).fetchone()
         return int(busy), int(frames), int(copied)
