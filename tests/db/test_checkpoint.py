@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from laporbot.db.checkpoint import WalCheckpointer
+from laporbot.db.checkpoint import RESTART_BACKOFF, WalCheckpointer
 from laporbot.db.engine import (
     JOURNAL_SIZE_LIMIT,
     create_engine_for_url,
@@ -143,9 +143,9 @@ def test_a_restart_gives_up_on_a_long_reader_and_the_writes_go_on(tmp_path: Path
         writer.execute("PRAGMA wal_autocheckpoint = 0")
         writer.execute("CREATE TABLE t (x TEXT)")
         writer.execute("INSERT INTO t VALUES ('first')")
-        reader.execute("BEGIN")
-        assert reader.execute("SELECT count(*) FROM t").fetchone() == (1,)  # a snapshot held
         writer.executemany("INSERT INTO t VALUES (?)", [("y" * 2000,)] * 40)
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM t").fetchone() == (41,)  # a snapshot held
         checkpointer = WalCheckpointer(str(path), restart_after=10)
         busy, frames, _ = checkpointer.checkpoint()
         assert busy == 1  # the reader still needs the log
@@ -154,9 +154,72 @@ def test_a_restart_gives_up_on_a_long_reader_and_the_writes_go_on(tmp_path: Path
         assert checkpointer._connection.execute("PRAGMA busy_timeout").fetchone() == (100,)
         writer.execute("INSERT INTO t VALUES ('after')")  # the write lock was given back
         reader.execute("COMMIT")
-        assert checkpointer.checkpoint()[0] == 0  # the reader gone, the log starts over
         checkpointer.close()
         assert writer.execute("SELECT count(*) FROM t").fetchone() == (42,)
+    finally:
+        reader.close()
+        writer.close()
+
+
+class _Counting(WalCheckpointer):
+    """Counts the RESTART checkpoints it tries."""
+
+    restarts = 0
+
+    def _restart(self) -> tuple[int, int, int]:
+        self.restarts += 1
+        return super()._restart()
+
+
+def test_after_a_restart_gave_up_the_next_checkpoints_are_passive_only(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    writer = sqlite3.connect(path, isolation_level=None)
+    reader = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("PRAGMA journal_mode = WAL")
+        writer.execute("PRAGMA wal_autocheckpoint = 0")
+        writer.execute("CREATE TABLE t (x TEXT)")
+        writer.executemany("INSERT INTO t VALUES (?)", [("y" * 2000,)] * 40)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM t").fetchone()  # reads the whole log: copied whole
+        checkpointer = _Counting(str(path), restart_after=10)
+        assert checkpointer.checkpoint()[0] == 1  # the reader held the RESTART up
+        assert checkpointer.restarts == 1
+        for _ in range(RESTART_BACKOFF):
+            assert checkpointer.checkpoint()[0] == 0  # PASSIVE only: not held up again
+        assert checkpointer.restarts == 1
+        reader.execute("COMMIT")
+        assert checkpointer.checkpoint()[0] == 0  # tried again once backed off, and done
+        assert checkpointer.restarts == 2
+        writer.execute("INSERT INTO t VALUES ('after')")
+        assert checkpointer.checkpoint()[1] == 1  # the log started over: one frame
+        checkpointer.close()
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_no_restart_is_tried_while_an_older_snapshot_keeps_part_of_the_log(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "db.sqlite"
+    writer = sqlite3.connect(path, isolation_level=None)
+    reader = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("PRAGMA journal_mode = WAL")
+        writer.execute("PRAGMA wal_autocheckpoint = 0")
+        writer.execute("CREATE TABLE t (x TEXT)")
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM t").fetchone()  # a snapshot before the rows
+        writer.executemany("INSERT INTO t VALUES (?)", [("y" * 2000,)] * 40)
+        checkpointer = _Counting(str(path), restart_after=10)
+        busy, frames, copied = checkpointer.checkpoint()
+        assert (busy, checkpointer.restarts) == (0, 0)
+        assert copied < frames  # the reader's snapshot keeps the rest in the log
+        reader.execute("COMMIT")
+        checkpointer.checkpoint()
+        assert checkpointer.restarts == 1
+        checkpointer.close()
     finally:
         reader.close()
         writer.close()

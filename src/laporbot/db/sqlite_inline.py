@@ -15,8 +15,9 @@ So this connection runs calls inline, on the loop thread, except those that may 
 - `COMMIT` may checkpoint the log (SQLite writes and syncs the database file then). It runs
   inline only on connections opened with `inline_commit`: their log is checkpointed by a
   `db.checkpoint.WalCheckpointer` (`wal_autocheckpoint = 0`) and, with `synchronous = NORMAL`
-  in WAL mode, a commit appends to the log without a sync. Elsewhere, a commit goes to the
-  worker thread.
+  in WAL mode, a commit appends to the log without a sync (but for the first commit after the
+  checkpointer let the log start over: one sync of the log, about once a second under load).
+  Elsewhere, a commit goes to the worker thread.
 - `ROLLBACK` outside a transaction (the pool's reset of a connection given back after its
   commit) does nothing: inline. A rollback of a transaction goes to the worker thread.
 - connecting, closing, pragmas, `VACUUM`, scripts and backups: the worker thread.
