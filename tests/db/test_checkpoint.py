@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import text
@@ -134,14 +136,25 @@ async def test_an_engine_with_background_checkpoints_limits_the_logs_size(
         await engine.dispose()
 
 
-def test_a_restart_gives_up_on_a_long_reader_and_the_writes_go_on(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite"
+@contextlib.contextmanager
+def _writer_and_reader(path: Path) -> Iterator[tuple[sqlite3.Connection, sqlite3.Connection]]:
+    """Two connections to a new database in WAL mode with a table `t`, no automatic
+    checkpoints."""
     writer = sqlite3.connect(path, isolation_level=None)
     reader = sqlite3.connect(path, isolation_level=None)
     try:
         writer.execute("PRAGMA journal_mode = WAL")
         writer.execute("PRAGMA wal_autocheckpoint = 0")
         writer.execute("CREATE TABLE t (x TEXT)")
+        yield writer, reader
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_a_restart_gives_up_on_a_long_reader_and_the_writes_go_on(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    with _writer_and_reader(path) as (writer, reader):
         writer.execute("INSERT INTO t VALUES ('first')")
         writer.executemany("INSERT INTO t VALUES (?)", [("y" * 2000,)] * 40)
         reader.execute("BEGIN")
@@ -156,9 +169,6 @@ def test_a_restart_gives_up_on_a_long_reader_and_the_writes_go_on(tmp_path: Path
         reader.execute("COMMIT")
         checkpointer.close()
         assert writer.execute("SELECT count(*) FROM t").fetchone() == (42,)
-    finally:
-        reader.close()
-        writer.close()
 
 
 class _Counting(WalCheckpointer):
@@ -173,12 +183,7 @@ class _Counting(WalCheckpointer):
 
 def test_after_a_restart_gave_up_the_next_checkpoints_are_passive_only(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite"
-    writer = sqlite3.connect(path, isolation_level=None)
-    reader = sqlite3.connect(path, isolation_level=None)
-    try:
-        writer.execute("PRAGMA journal_mode = WAL")
-        writer.execute("PRAGMA wal_autocheckpoint = 0")
-        writer.execute("CREATE TABLE t (x TEXT)")
+    with _writer_and_reader(path) as (writer, reader):
         writer.executemany("INSERT INTO t VALUES (?)", [("y" * 2000,)] * 40)
         reader.execute("BEGIN")
         reader.execute("SELECT count(*) FROM t").fetchone()  # reads the whole log: copied whole
@@ -194,21 +199,13 @@ def test_after_a_restart_gave_up_the_next_checkpoints_are_passive_only(tmp_path:
         writer.execute("INSERT INTO t VALUES ('after')")
         assert checkpointer.checkpoint()[1] == 1  # the log started over: one frame
         checkpointer.close()
-    finally:
-        reader.close()
-        writer.close()
 
 
 def test_no_restart_is_tried_while_an_older_snapshot_keeps_part_of_the_log(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "db.sqlite"
-    writer = sqlite3.connect(path, isolation_level=None)
-    reader = sqlite3.connect(path, isolation_level=None)
-    try:
-        writer.execute("PRAGMA journal_mode = WAL")
-        writer.execute("PRAGMA wal_autocheckpoint = 0")
-        writer.execute("CREATE TABLE t (x TEXT)")
+    with _writer_and_reader(path) as (writer, reader):
         reader.execute("BEGIN")
         reader.execute("SELECT count(*) FROM t").fetchone()  # a snapshot before the rows
         writer.executemany("INSERT INTO t VALUES (?)", [("y" * 2000,)] * 40)
@@ -220,6 +217,3 @@ def test_no_restart_is_tried_while_an_older_snapshot_keeps_part_of_the_log(
         checkpointer.checkpoint()
         assert checkpointer.restarts == 1
         checkpointer.close()
-    finally:
-        reader.close()
-        writer.close()
