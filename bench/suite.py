@@ -75,17 +75,16 @@ def bench_inbound(tiny: bool) -> tuple[Any, list[Row]]:
             )
         )
         rate = got.get("rate_achieved_per_s", 0)
+        cost = got["open_cost"]
         rows.append(
             Row(
                 f"Inbound p99, request → outbox committed, {label}",
                 f"{got['p99_ms']:.1f} ms at {rate:.0f} updates/s, steady"
                 f" (p50 {got['p50_ms']:.1f} ms; whole run with ramps: p99"
                 f" {got['all']['p99_ms']:.1f} ms; server CPU"
-                f" {got['open_cost']['cpu_ms_per_update']:.2f} ms/update, aiogram's"
-                f" {base_cpu:.2f}; GC"
-                f" {got['open_cost']['gc_ms_total']:.0f} ms in"
-                f" {got['open_cost']['gc_collections']} pauses, longest"
-                f" {got['open_cost']['gc_ms_max']:.1f} ms)",
+                f" {cost['cpu_ms_per_update']:.2f} ms/update, aiogram's {base_cpu:.2f};"
+                f" GC {cost['gc_ms_total']:.0f} ms in {cost['gc_collections']} pauses,"
+                f" longest {cost['gc_ms_max']:.1f} ms)",
                 "< 20 ms at 500/s",
                 _verdict(got["p99_ms"] < 20 and rate >= 0.95 * 500),
             )

@@ -74,6 +74,22 @@ async def test_the_checkpointer_copies_the_log_into_the_database_and_closes(
         await engine.dispose()
 
 
+@contextlib.contextmanager
+def _writer_and_reader(path: Path) -> Iterator[tuple[sqlite3.Connection, sqlite3.Connection]]:
+    """Two connections to a new database in WAL mode with a table `t`, no automatic
+    checkpoints."""
+    writer = sqlite3.connect(path, isolation_level=None)
+    reader = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("PRAGMA journal_mode = WAL")
+        writer.execute("PRAGMA wal_autocheckpoint = 0")
+        writer.execute("CREATE TABLE t (x TEXT)")
+        yield writer, reader
+    finally:
+        reader.close()
+        writer.close()
+
+
 class _WhileWriting(WalCheckpointer):
     """A checkpointer whose copy runs while a write transaction is under way: the writer
     commits right after the PASSIVE checkpoint, as under a steady load."""
@@ -91,11 +107,7 @@ class _WhileWriting(WalCheckpointer):
 def _log_lengths(path: Path, restart_after: int, rounds: int) -> list[int]:
     """The log's length in frames at each checkpoint, with a write transaction under way
     through every one of them."""
-    writer = sqlite3.connect(path, isolation_level=None)
-    try:
-        writer.execute("PRAGMA journal_mode = WAL")
-        writer.execute("PRAGMA wal_autocheckpoint = 0")
-        writer.execute("CREATE TABLE t (x TEXT)")
+    with _writer_and_reader(path) as (writer, _):
         checkpointer = _WhileWriting(str(path), writer, restart_after)
         lengths = []
         for _ in range(rounds):
@@ -107,8 +119,6 @@ def _log_lengths(path: Path, restart_after: int, rounds: int) -> list[int]:
         checkpointer.close()
         assert writer.execute("SELECT count(*) FROM t").fetchone() == (4 * rounds,)
         return lengths
-    finally:
-        writer.close()
 
 
 def test_a_log_written_through_every_checkpoint_starts_over_once_long(tmp_path: Path) -> None:
@@ -134,22 +144,6 @@ async def test_an_engine_with_background_checkpoints_limits_the_logs_size(
         assert limit == JOURNAL_SIZE_LIMIT
     finally:
         await engine.dispose()
-
-
-@contextlib.contextmanager
-def _writer_and_reader(path: Path) -> Iterator[tuple[sqlite3.Connection, sqlite3.Connection]]:
-    """Two connections to a new database in WAL mode with a table `t`, no automatic
-    checkpoints."""
-    writer = sqlite3.connect(path, isolation_level=None)
-    reader = sqlite3.connect(path, isolation_level=None)
-    try:
-        writer.execute("PRAGMA journal_mode = WAL")
-        writer.execute("PRAGMA wal_autocheckpoint = 0")
-        writer.execute("CREATE TABLE t (x TEXT)")
-        yield writer, reader
-    finally:
-        reader.close()
-        writer.close()
 
 
 def test_a_restart_gives_up_on_a_long_reader_and_the_writes_go_on(tmp_path: Path) -> None:

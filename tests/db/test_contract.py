@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, func, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from laporbot.channels.base import RawUpdate
 from laporbot.db import agencies, cases, complaints, contacts, inbox, outbox, reminders, sessions
@@ -729,13 +730,14 @@ async def test_a_groups_insert_reads_the_first_read_along_on_postgresql(store: S
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
 
+    async def store_reading(session: AsyncSession, update_id: int) -> list[InboxItem | None] | None:
+        group = [RawUpdate("telegram", str(update_id), {"update_id": update_id})]
+        return await inbox.accept_processed_unless_waiting(session, group, NOW, first_read=ask)
+
     event.listen(store.engine.sync_engine, "before_cursor_execute", count)
     try:
-        group = [RawUpdate("telegram", "1", {"update_id": 1})]
         async with store.sessionmaker() as session, session.begin():
-            stored = await inbox.accept_processed_unless_waiting(
-                session, group, NOW, first_read=ask
-            )
+            stored = await store_reading(session, 1)
             assert stored is not None
             assert stored[0] is not None
             before = len(statements)
@@ -759,21 +761,18 @@ async def test_a_groups_insert_reads_the_first_read_along_on_postgresql(store: S
         # or when nothing was stored (an update waiting its turn).
         async with store.sessionmaker() as session:
             async with session.begin():
-                group = [RawUpdate("telegram", "2", {"update_id": 2})]
-                await inbox.accept_processed_unless_waiting(session, group, NOW, first_read=ask)
+                await store_reading(session, 2)
                 before = len(statements)
                 await sessions.load_active_many(session, [("telegram", "u9")])
                 assert len(statements) == before + 1
             async with session.begin():
-                group = [RawUpdate("telegram", "3", {"update_id": 3})]
-                await inbox.accept_processed_unless_waiting(session, group, NOW, first_read=ask)
+                await store_reading(session, 3)
                 async with session.begin_nested():
                     before = len(statements)
                     await sessions.load_active_many(session, keys)
                     assert len(statements) == before + 2  # SAVEPOINT, the read
             async with session.begin():
-                group = [RawUpdate("telegram", "4", {"update_id": 4})]
-                await inbox.accept_processed_unless_waiting(session, group, NOW, first_read=ask)
+                await store_reading(session, 4)
             async with session.begin():
                 before = len(statements)
                 await sessions.load_active_many(session, keys)
@@ -781,11 +780,7 @@ async def test_a_groups_insert_reads_the_first_read_along_on_postgresql(store: S
         async with store.sessionmaker() as session, session.begin():
             assert await inbox.accept(session, RawUpdate("telegram", "20", {}), NOW) is True
         async with store.sessionmaker() as session, session.begin():
-            group = [RawUpdate("telegram", "5", {"update_id": 5})]
-            waited = await inbox.accept_processed_unless_waiting(
-                session, group, NOW, first_read=ask
-            )
-            assert waited is None
+            assert await store_reading(session, 5) is None  # waits its turn
             before = len(statements)
             await sessions.load_active_many(session, keys)
             assert len(statements) == before + 1
